@@ -1,0 +1,7 @@
+"""Run the command line: `python -m hashdeploy`."""
+
+from __future__ import annotations
+
+from .cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,114 @@
+"""Write the processed site to a staging directory, then put it in place with one atomic swap."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from .errors import OutputError
+from .manifest import MANIFEST_PATH
+
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+
+
+class NullSink:
+    """Discards everything: used by --dry-run, which writes nothing."""
+
+    def write(self, key: str, data: bytes) -> None:
+        """Discard data."""
+
+    def copy(self, key: str, src: Path) -> None:
+        """Discard the copy."""
+
+
+class StagingSink:
+    """Writes output files under a staging directory, creating parents as needed."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._dirs: set[str] = set()
+
+    def _path(self, key: str) -> Path:
+        parent = key.rpartition("/")[0]
+        if parent not in self._dirs:
+            os.makedirs(self.root / parent, exist_ok=True)
+            self._dirs.add(parent)
+        return self.root / key
+
+    def write(self, key: str, data: bytes) -> None:
+        """Write bytes to key."""
+        with open(self._path(key), "wb") as f:
+            f.write(data)
+
+    def copy(self, key: str, src: Path) -> None:
+        """Copy a file unchanged (streamed by the kernel where it can)."""
+        shutil.copyfile(src, self._path(key))
+
+
+def check_target(site: Path, out: Path | None) -> Path:
+    """Return the directory to replace, refusing outputs that would lose data."""
+    if out is None:
+        return site
+    site_r, out_r = site.resolve(), out.resolve()
+    if out_r == site_r:
+        return site
+    if site_r in out_r.parents:
+        raise OutputError(f"{out}: the output directory is inside the site {site}; choose a directory outside it")
+    if out_r in site_r.parents:
+        raise OutputError(f"{out}: the output directory contains the site {site}; choose another directory")
+    if out.exists():
+        if not out.is_dir():
+            raise OutputError(f"{out}: exists and is not a directory; choose another output path")
+        if any(out.iterdir()) and not (out / MANIFEST_PATH).is_file():
+            raise OutputError(
+                f"{out}: exists, is not empty and is not an earlier hashdeploy output; "
+                "choose a new or empty directory"
+            )
+    return out
+
+
+def new_staging(target: Path) -> Path:
+    """Create a staging directory beside target, on the same filesystem so the swap is a rename."""
+    parent = target.resolve().parent
+    try:
+        return Path(tempfile.mkdtemp(prefix=f".{target.name}.hashdeploy-", dir=parent))
+    except OSError as exc:
+        raise OutputError(f"{parent}: cannot create a staging directory ({exc.strerror}); check permissions") from None
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two paths with renameat2(RENAME_EXCHANGE); False where unsupported."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    rc = fn(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    return bool(rc == 0)
+
+
+def commit(staging: Path, target: Path) -> None:
+    """Put staging at target in one step; the old tree is removed only once the new one is live."""
+    if not target.exists():
+        os.rename(staging, target)
+        return
+    if _exchange(staging, target):
+        shutil.rmtree(staging, ignore_errors=True)
+        return
+    backup = Path(str(staging) + ".old")
+    os.rename(target, backup)
+    try:
+        os.rename(staging, target)
+    except OSError:
+        os.rename(backup, target)
+        raise
+    shutil.rmtree(backup, ignore_errors=True)
+
+
+def discard(staging: Path) -> None:
+    """Remove a staging directory after a failure."""
+    shutil.rmtree(staging, ignore_errors=True)

@@ -1,0 +1,231 @@
+"""The offline build: scan → hash/parse → resolve → plan → rewrite → write → manifest."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from .analyze import hash_all, parse_all, resolve_refs
+from .config import Config
+from .errors import StrictModeError
+from .globs import matches
+from .hashplan import Plan, make_plan
+from .manifest import MANIFEST_PATH, read_prior, to_json
+from .media import content_type, hashed_name
+from .model import Asset, BuildResult, FileClass, OutputFile, Parsed, Ref, RefKind
+from .output import NullSink, StagingSink, check_target, commit, discard, new_staging
+from .rewrite import apply_edits, replacements
+from .scan import scan
+
+
+class Sink(Protocol):
+    """Where output files go."""
+
+    def write(self, key: str, data: bytes) -> None: ...
+    def copy(self, key: str, src: Path) -> None: ...
+
+
+class Progress(Protocol):
+    """Reports long work; the CLI shows a bar on a terminal."""
+
+    def start(self, label: str, total: int) -> None: ...
+    def advance(self, n: int) -> None: ...
+    def finish(self) -> None: ...
+
+
+class _Quiet:
+    def start(self, label: str, total: int) -> None:
+        pass
+
+    def advance(self, n: int) -> None:
+        pass
+
+    def finish(self) -> None:
+        pass
+
+
+@dataclass
+class _State:
+    """Mutable bookkeeping of one build, private to this module."""
+
+    cfg: Config
+    assets: dict[str, Asset]
+    parsed: dict[str, Parsed]
+    refs: dict[str, list[Ref]]
+    plan: Plan
+    sink: Sink
+    prior: dict[str, dict[str, Any]]
+    names: dict[str, str] = field(default_factory=dict)
+    files: list[OutputFile] = field(default_factory=list)
+    rewritten: list[str] = field(default_factory=list)
+
+
+def build(cfg: Config, *, dry_run: bool = False, progress: Progress | None = None) -> BuildResult:
+    """Process cfg.site into cfg.out (or in place, atomically); with dry_run compute everything, write nothing."""
+    progress = progress or _Quiet()
+    target = check_target(cfg.site, cfg.out)
+    # 1. scan: list files, refusing symlinks that leave the site
+    listed = scan(cfg.site)
+    # 2. hash every file and parse the ones that can hold references
+    progress.start("hashing", len(listed))
+    assets = hash_all(listed, cfg.jobs, progress.advance)
+    progress.finish()
+    n_text = sum(1 for a in assets if _is_text(a.key))
+    progress.start("parsing", n_text)
+    parsed, warnings = parse_all(assets, cfg, progress.advance)
+    progress.finish()
+    # 3. resolve references to site keys
+    keys = {a.key for a in assets}
+    refs, more = resolve_refs(parsed, keys, cfg)
+    warnings += more
+    if cfg.strict and warnings:
+        raise StrictModeError(f"{len(warnings)} warning(s) under --strict; first: {warnings[0]}")
+    # 4. plan: which files may be renamed, in which order
+    plan = make_plan(sorted(keys), refs, {k: p.mentions for k, p in parsed.items()}, cfg)
+    staging = None if dry_run else new_staging(target)
+    try:
+        sink: Sink = NullSink() if staging is None else StagingSink(staging)
+        state = _State(cfg, {a.key: a for a in assets}, parsed, refs, plan, sink, read_prior(cfg.site))
+        # 5. rewrite and name: leaves first, each strongly connected component sharing one hash
+        progress.start("rewriting", len(assets))
+        _name_leaves(state)
+        for component in plan.order:
+            _process_component(state, component)
+            progress.advance(len(component))
+        _copy_rest(state, progress.advance)
+        progress.finish()
+        result = BuildResult(
+            files=tuple(sorted(state.files, key=lambda f: f.key)),
+            assets={s: k for s, k in state.names.items()} | _prior_assets(state),
+            rewritten=tuple(sorted(state.rewritten)),
+            warnings=tuple(warnings),
+        )
+        # 6. manifest, then swap the staging tree into place
+        if staging is not None:
+            sink.write(MANIFEST_PATH, to_json(result, cfg.hash_length))
+            commit(staging, target)
+            staging = None
+    finally:
+        if staging is not None:
+            discard(staging)
+    return result
+
+
+def _is_text(key: str) -> bool:
+    from .refs import kind_of
+
+    return kind_of(key) is not None
+
+
+def _prior_assets(state: _State) -> dict[str, str]:
+    return {f.source: f.key for f in state.files if f.cls is FileClass.HASHED and f.source != f.key}
+
+
+def _is_pattern_stable(state: _State, key: str) -> bool:
+    return matches(key, state.cfg.stable) is not None or matches(key, state.cfg.default_stable) is not None
+
+
+def _name_leaves(state: _State) -> None:
+    """Files without references of their own are named from their bytes before anything points at them."""
+    for key, why in state.plan.renamable.items():
+        if key in state.refs and state.refs[key]:
+            continue
+        if key in state.plan.fingerprint_like:
+            continue
+        state.names[key] = hashed_name(key, state.assets[key].sha256[: state.cfg.hash_length])
+    # a leaf renamed by hash gets written by _copy_rest
+
+
+def _sub_targets(refs: list[Ref]) -> set[str]:
+    return {r.target for r in refs if r.target is not None and r.raw.kind is RefKind.SUB}
+
+
+def _process_component(state: _State, component: tuple[str, ...]) -> None:
+    """Rewrite one strongly connected component; name its renamable members with one shared hash."""
+    members = set(component)
+    datas = {k: state.assets[k].path.read_bytes() for k in component}
+    outside = {k: [r for r in state.refs.get(k, []) if r.target not in members] for k in component}
+    partial = {k: apply_edits(datas[k], state.parsed[k], replacements(outside[k], state.names)) for k in component}
+    renamed = {
+        k for k in component
+        if k in state.plan.renamable and (k not in state.plan.fingerprint_like or partial[k] != datas[k])
+    }
+    grew = True
+    while grew:  # a fingerprinted member that points at a renamed member changes too: closure, not retries
+        grew = False
+        for k in component:
+            if k in state.plan.renamable and k not in renamed and _sub_targets(state.refs.get(k, [])) & renamed:
+                renamed.add(k)
+                grew = True
+    cyclic = len(component) > 1 or component[0] in _sub_targets(state.refs.get(component[0], []))
+    if renamed and cyclic:
+        h = hashlib.sha256()
+        for k in sorted(renamed):
+            h.update(k.encode() + b"\0" + len(partial[k]).to_bytes(8, "big") + partial[k])
+        digest = h.hexdigest()[: state.cfg.hash_length]
+        for k in renamed:
+            state.names[k] = hashed_name(k, digest)
+    elif renamed:
+        (k,) = renamed
+        state.names[k] = hashed_name(k, hashlib.sha256(partial[k]).hexdigest()[: state.cfg.hash_length])
+    for k in component:
+        final = apply_edits(datas[k], state.parsed[k], replacements(state.refs.get(k, []), state.names))
+        if final != datas[k]:
+            state.rewritten.append(k)
+        _emit(state, k, final, final == datas[k])
+
+
+def _emit(state: _State, key: str, data: bytes | None, unchanged: bool) -> None:
+    """Write one source file under its final name(s) and record it."""
+    asset = state.assets[key]
+    sha = asset.sha256 if unchanged or data is None else hashlib.sha256(data).hexdigest()
+    size = asset.size if unchanged or data is None else len(data)
+    ctype = content_type(key)
+    plan = state.plan
+
+    def put(out_key: str) -> None:
+        if data is None or unchanged:
+            state.sink.copy(out_key, asset.path)
+        else:
+            state.sink.write(out_key, data)
+
+    def record(out_key: str, cls: FileClass, reason: str) -> None:
+        # Re-running on our own output: keep what the first run knew (original source, class, reason).
+        prior = state.prior.get(out_key)
+        source = key
+        if prior is not None and prior.get("sha256") == sha:
+            was = prior.get("class")
+            if was == cls.value or (cls is FileClass.FINGERPRINTED and was == FileClass.HASHED.value):
+                cls, reason, source = FileClass(was), str(prior.get("reason")), str(prior.get("source"))
+        state.files.append(OutputFile(out_key, source, cls, sha, size, ctype, reason))
+
+    if key in state.names:
+        new_key = state.names[key]
+        put(new_key)
+        record(new_key, FileClass.HASHED, plan.renamable[key])
+        if key in plan.keep_copy:
+            put(key)
+            record(key, FileClass.STABLE, plan.keep_copy[key])
+        return
+    put(key)
+    if key in plan.fingerprint_like and unchanged and not _is_pattern_stable(state, key):
+        record(key, FileClass.FINGERPRINTED, "its name already carries the build tool's content hash")
+    elif key in plan.renamable:
+        record(key, FileClass.STABLE, "its build-tool hash no longer matches rewritten bytes, and it cannot be renamed")
+    else:
+        reason = plan.stable.get(key, "kept at its URL")
+        if key in plan.fingerprint_like and not unchanged:
+            reason += "; its build-tool hash went stale when references were rewritten"
+        record(key, FileClass.STABLE, reason)
+
+
+def _copy_rest(state: _State, tick: Callable[[int], None]) -> None:
+    """Files outside every component: copied as they are, under their final name."""
+    done = {k for c in state.plan.order for k in c}
+    for key in sorted(state.assets):
+        if key not in done:
+            _emit(state, key, None, True)
+            tick(1)

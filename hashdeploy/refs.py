@@ -1,0 +1,147 @@
+"""Parse one file into its references and its unrewritable mentions of file names (pure over bytes)."""
+
+from __future__ import annotations
+
+import codecs
+import json
+import re
+
+from .model import Parsed, RawRef, RefKind
+from .refs_css import css_urls
+from .refs_js import js_scan
+
+HTML_EXT = (".html", ".htm", ".xhtml")
+CSS_EXT = (".css",)
+JS_EXT = (".js", ".mjs", ".cjs")
+MANIFEST_EXT = (".webmanifest",)
+JSON_EXT = (".json",)
+SVG_EXT = (".svg",)
+MAX_PARSE_BYTES = 64 * 1024 * 1024
+
+_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
+_META_CHARSET = re.compile(rb"""<meta[^>]*?charset\s*=\s*["']?\s*([A-Za-z0-9_\-:.]+)""", re.I)
+_CSS_CHARSET = re.compile(rb'^@charset\s+"([A-Za-z0-9_\-:.]+)"\s*;')
+# A path-like token that ends in a file extension: what runtime code could turn into a URL.
+_TOKEN = re.compile(r"[\w\-.~%@+!/]*[\w\-~%@+!]\.[A-Za-z][A-Za-z0-9]{0,9}(?![\w])")
+_HTML_REGIONS = re.compile(r"<script\b[^>]*>.*?(?:</script\s*>|\Z)|<[A-Za-z][^>]*>", re.S | re.I)
+_JSON_STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
+_MANIFEST_SRC = re.compile(r'"src"\s*:\s*"((?:[^"\\]|\\.)*)"')
+
+
+def kind_of(key: str) -> str | None:
+    """Return the parser a file needs ('html', 'css', 'js', 'manifest', 'json', 'svg') or None."""
+    low = key.lower()
+    for kind, exts in (("html", HTML_EXT), ("css", CSS_EXT), ("js", JS_EXT), ("manifest", MANIFEST_EXT)):
+        if low.endswith(exts):
+            return kind
+    if low.endswith(JSON_EXT):
+        return "manifest" if low.rsplit("/", 1)[-1] in ("manifest.json", "site.json") else "json"
+    if low.endswith(SVG_EXT):
+        return "svg"
+    return None
+
+
+def decode(data: bytes, kind: str) -> tuple[str, str, int, list[str]]:
+    """Decode bytes losslessly: return (text, codec, BOM length, warnings); text re-encodes to `data`."""
+    for bom, codec in _BOMS:
+        if data.startswith(bom):
+            candidates = [codec]
+            skip = len(bom)
+            break
+    else:
+        skip = 0
+        candidates = []
+        head = data[:2048]
+        m = _META_CHARSET.search(head) if kind in ("html", "svg") else _CSS_CHARSET.match(head)
+        if m:
+            try:
+                candidates.append(codecs.lookup(m.group(1).decode("ascii")).name)
+            except LookupError:
+                pass
+        candidates.append("utf-8")
+    body = data[skip:]
+    for codec in candidates:
+        try:
+            text = body.decode(codec, "surrogateescape")
+            if text.encode(codec, "surrogateescape") == body:
+                return text, codec, skip, []
+        except (UnicodeError, LookupError):
+            continue
+    warning = "could not decode losslessly as " + "/".join(candidates) + "; read as latin-1 (non-ASCII URLs not matched)"
+    return body.decode("latin-1"), "latin-1", skip, [warning]
+
+
+def encode(text: str, codec: str, bom: bytes) -> bytes:
+    """Inverse of decode()."""
+    return bom + text.encode(codec, "surrogateescape")
+
+
+def _outside(spans: list[tuple[int, int]], s: int, e: int) -> bool:
+    """True when [s, e) overlaps none of the (sorted) spans."""
+    import bisect
+
+    i = bisect.bisect_right(spans, (s, 1 << 62)) - 1
+    for j in (i, i + 1):
+        if 0 <= j < len(spans) and spans[j][0] < e and s < spans[j][1]:
+            return False
+    return True
+
+
+def _tokens(text: str, regions: list[tuple[int, int]], refs: list[tuple[int, int]]) -> list[str]:
+    """Collect path-like tokens inside `regions` that are not part of an understood reference."""
+    refs = sorted(refs)
+    out: set[str] = set()
+    for rs, re_ in regions:
+        for m in _TOKEN.finditer(text, rs, re_):
+            if _outside(refs, m.start(), m.end()):
+                out.add(m.group())
+    return sorted(out)
+
+
+def _line_of(text: str, pos: int) -> int:
+    return text.count("\n", 0, pos) + 1
+
+
+def parse(data: bytes, kind: str) -> Parsed:
+    """Parse one file of the given kind."""
+    text, codec, bom_len, warnings = decode(data, kind)
+    spans: list[tuple[int, int, RefKind, str, int]] = []
+    regions: list[tuple[int, int]] = []
+    base_href = None
+    if kind == "html":
+        from .refs_html import html_refs
+
+        try:
+            spans, base_href, more = html_refs(text)
+        except Exception as exc:  # noqa: BLE001 - broken markup must never stop the run
+            spans, more = [], [f"HTML could not be parsed ({type(exc).__name__}); left unchanged"]
+        warnings += more
+        regions = [m.span() for m in _HTML_REGIONS.finditer(text)]
+    elif kind == "css":
+        spans = [(s, e, RefKind.SUB, ctx, _line_of(text, s)) for s, e, ctx in css_urls(text)]
+    elif kind == "js":
+        found, regions = js_scan(text)
+        spans = [(s, e, RefKind.SUB, ctx, _line_of(text, s)) for s, e, ctx in found]
+    elif kind == "manifest":
+        spans = [(m.start(1), m.end(1), RefKind.SUB, "manifest src", _line_of(text, m.start(1)))
+                 for m in _MANIFEST_SRC.finditer(text)]
+        regions = [m.span(1) for m in _JSON_STRING.finditer(text)]
+    elif kind == "json":
+        regions = [m.span(1) for m in _JSON_STRING.finditer(text) if _TOKEN.fullmatch(m.group(1))]
+    elif kind == "svg":
+        regions = [(0, len(text))]
+    refs = tuple(RawRef(s, e, text[s:e], k, ctx, line) for s, e, k, ctx, line in sorted(spans, key=lambda x: x[0]))
+    mentions = _tokens(text, regions, [(r.start, r.end) for r in refs])
+    return Parsed(
+        encoding=f"{codec}:{bom_len}", refs=refs, mentions=tuple(mentions), base_href=base_href,
+        warnings=tuple(warnings),
+    )
+
+
+def json_unescape(raw: str) -> str:
+    """Decode a JSON string body."""
+    try:
+        value = json.loads('"' + raw + '"')
+    except ValueError:
+        return raw
+    return value if isinstance(value, str) else raw

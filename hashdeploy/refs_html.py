@@ -1,0 +1,150 @@
+"""Find the URLs of an HTML page with BeautifulSoup, as exact spans of the page's text."""
+
+from __future__ import annotations
+
+import bisect
+import html
+import re
+from collections.abc import Iterator
+
+from bs4 import BeautifulSoup, Tag
+
+from .model import RefKind
+from .refs_css import css_urls
+
+SUB, NAV = RefKind.SUB, RefKind.NAV
+_SUB_RELS = frozenset(
+    "stylesheet icon apple-touch-icon apple-touch-icon-precomposed mask-icon fluid-icon "
+    "preload modulepreload prefetch manifest".split()
+)
+_META_IMAGE = frozenset(
+    "og:image og:image:url og:image:secure_url twitter:image twitter:image:src msapplication-tileimage "
+    "msapplication-square70x70logo msapplication-square150x150logo msapplication-wide310x150logo "
+    "msapplication-square310x310logo".split()
+)
+# tag -> ((attribute, kind, is_srcset), ...) for the attributes that always hold URLs
+_URL_ATTRS: dict[str, tuple[tuple[str, RefKind, bool], ...]] = {
+    "script": (("src", SUB, False),),
+    "img": (("src", SUB, False), ("srcset", SUB, True)),
+    "source": (("src", SUB, False), ("srcset", SUB, True)),
+    "video": (("src", SUB, False), ("poster", SUB, False)),
+    "audio": (("src", SUB, False),),
+    "track": (("src", SUB, False),),
+    "embed": (("src", SUB, False),),
+    "object": (("data", SUB, False),),
+    "image": (("href", SUB, False), ("xlink:href", SUB, False)),
+    "use": (("href", SUB, False), ("xlink:href", SUB, False)),
+    "a": (("href", NAV, False),),
+    "area": (("href", NAV, False),),
+    "iframe": (("src", NAV, False),),
+    "frame": (("src", NAV, False),),
+    "form": (("action", NAV, False),),
+    "button": (("formaction", NAV, False),),
+    "blockquote": (("cite", NAV, False),),
+    "q": (("cite", NAV, False),),
+}
+_TAGS = frozenset(_URL_ATTRS) | {"link", "meta", "input", "style", "base"}
+_TAG_NAME = re.compile(r"<[^\s/>]+")
+_ATTR = re.compile(
+    r"""[\s/]*(?P<name>[^\s/>=][^\s/>=]*)(?:\s*=\s*(?:"(?P<dq>[^"]*)"|'(?P<sq>[^']*)'|(?P<uq>[^\s>]+)))?"""
+)
+_STYLE_END = re.compile(r"</style", re.I)
+_SRCSET_URL = re.compile(r"[\s,]*([^\s,][^\s]*)(?:\s+[^,]*)?")
+
+Span = tuple[int, int, RefKind, str]
+
+
+def attr_spans(text: str, pos: int) -> tuple[dict[str, tuple[int, int]], int]:
+    """Lex the start tag at `pos`: map lower-case attribute names to value spans; return the tag's end."""
+    m = _TAG_NAME.match(text, pos)
+    if not m:
+        return {}, pos
+    i = m.end()
+    spans: dict[str, tuple[int, int]] = {}
+    while True:
+        am = _ATTR.match(text, i)
+        if not am or am.end() == i:
+            break
+        name = am.group("name").lower()
+        for group in ("dq", "sq", "uq"):
+            if am.group(group) is not None:
+                spans.setdefault(name, am.span(group))
+                break
+        else:
+            spans.setdefault(name, (am.end(), am.end()))
+        i = am.end()
+    while i < len(text) and text[i] in " \t\r\n\f/":
+        i += 1
+    return spans, i + 1 if i < len(text) and text[i] == ">" else i
+
+
+def srcset_spans(value: str, offset: int) -> Iterator[tuple[int, int]]:
+    """Yield the spans of the URLs in a srcset value."""
+    for m in _SRCSET_URL.finditer(value):
+        s, e = m.span(1)
+        while e > s and value[e - 1] == ",":
+            e -= 1
+        if e > s:
+            yield offset + s, offset + e
+
+
+def _tag_refs(tag: Tag, text: str, pos: int) -> Iterator[Span]:
+    """Yield the URL spans of one start tag found at `pos`."""
+    spans, end = attr_spans(text, pos)
+    name = tag.name
+    wanted: list[tuple[str, RefKind, bool]] = list(_URL_ATTRS.get(name, ()))
+    if name == "link":
+        rels = {r.lower() for r in (tag.get_attribute_list("rel") or []) if r}
+        kind = SUB if rels & _SUB_RELS or "shortcut" in rels else NAV
+        wanted += [("href", kind, False), ("imagesrcset", SUB, True)]
+    elif name == "meta":
+        prop = str(tag.get("property") or tag.get("name") or "").lower()
+        if prop in _META_IMAGE:
+            wanted.append(("content", SUB, False))
+    elif name == "input" and str(tag.get("type", "")).lower() == "image":
+        wanted.append(("src", SUB, False))
+    for attr, kind, is_srcset in wanted:
+        span = spans.get(attr)
+        if span is None or span[0] == span[1]:
+            continue
+        if is_srcset:
+            for s, e in srcset_spans(text[span[0] : span[1]], span[0]):
+                yield s, e, kind, f"{name}[{attr}]"
+        else:
+            yield span[0], span[1], kind, f"{name}[{attr}]"
+    style = spans.get("style")
+    if style and style[1] > style[0]:
+        for s, e, _ctx in css_urls(text[style[0] : style[1]], style[0]):
+            yield s, e, SUB, "style attribute"
+    if name == "style":
+        close = _STYLE_END.search(text, end)
+        stop = close.start() if close else len(text)
+        for s, e, _ctx in css_urls(text[end:stop], end):
+            yield s, e, SUB, "<style>"
+
+
+def html_refs(text: str) -> tuple[list[tuple[int, int, RefKind, str, int]], str | None, list[str]]:
+    """Return (URL spans with kind, context and line), the `<base href>` value, and warnings."""
+    line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
+    soup = BeautifulSoup(text, "html.parser")
+    found: list[tuple[int, int, RefKind, str, int]] = []
+    warnings: list[str] = []
+    base_href: str | None = None
+    for tag in soup.find_all(lambda t: t.name in _TAGS or t.has_attr("style")):
+        if tag.sourceline is None or tag.sourcepos is None:
+            continue
+        pos = line_starts[tag.sourceline - 1] + tag.sourcepos
+        if text.startswith("<", pos) is False:
+            warnings.append(f"line {tag.sourceline}: could not locate <{tag.name}> in the source; left unchanged")
+            continue
+        if tag.name == "base" and base_href is None and tag.get("href"):
+            base_href = str(tag["href"])
+        for s, e, kind, context in _tag_refs(tag, text, pos):
+            line = bisect.bisect_right(line_starts, s)
+            found.append((s, e, kind, context, line))
+    return found, base_href, warnings
+
+
+def html_value(raw: str) -> str:
+    """Decode an attribute value as the browser sees it (character references)."""
+    return html.unescape(raw) if "&" in raw else raw

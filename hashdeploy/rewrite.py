@@ -1,0 +1,62 @@
+"""Patch references in a file's bytes: only URL bytes change, everything else stays as written."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from .model import Parsed, Ref, RefKind
+from .refs import encode, json_unescape
+from .refs_css import css_unescape
+from .refs_html import html_value
+from .urls import plain_decode, rewrite_url
+
+
+def unescape_for(context: str) -> Callable[[str], str]:
+    """How a raw URL of this context is unescaped (entities, CSS or JSON escapes) before percent-decoding."""
+    if context == "style attribute":
+        return lambda s: css_unescape(html_value(s))
+    if context.startswith("css") or context == "<style>":
+        return css_unescape
+    if context.startswith("manifest"):
+        return json_unescape
+    if context.startswith("js"):
+        return lambda s: s
+    return html_value
+
+
+def decoder_for(context: str) -> Callable[[str], str]:
+    """How a raw URL of this context is decoded into the path a browser requests."""
+    unescape = unescape_for(context)
+    return lambda s: plain_decode(unescape(s))
+
+
+def replacements(refs: list[Ref], names: Mapping[str, str]) -> list[tuple[int, int, str]]:
+    """The (start, end, new text) edits that point subresource references at renamed files."""
+    edits = []
+    for r in refs:
+        if r.target is None or r.raw.kind is not RefKind.SUB:
+            continue
+        new_key = names.get(r.target)
+        if new_key is None:
+            continue
+        new_raw = rewrite_url(r.raw.raw, r.target, new_key, decoder_for(r.raw.context))
+        if new_raw != r.raw.raw:
+            edits.append((r.raw.start, r.raw.end, new_raw))
+    return edits
+
+
+def apply_edits(data: bytes, parsed: Parsed, edits: list[tuple[int, int, str]]) -> bytes:
+    """Apply text edits to the file's bytes through the codec it was decoded with."""
+    if not edits:
+        return data
+    codec, _, bom_len = (parsed.encoding or "utf-8:0").rpartition(":")
+    skip = int(bom_len)
+    text = data[skip:].decode(codec, "surrogateescape")
+    parts = []
+    pos = 0
+    for start, end, new in sorted(edits):
+        parts.append(text[pos:start])
+        parts.append(new)
+        pos = end
+    parts.append(text[pos:])
+    return encode("".join(parts), codec, data[:skip])
