@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .model import Parsed, RawRef, RefKind
 
-PARSER_VERSION = 3
+PARSER_VERSION = 4
 
 
 def default_dir() -> Path:
@@ -23,7 +23,7 @@ def default_dir() -> Path:
 
 
 def _dump(p: Parsed) -> bytes:
-    refs = tuple((r.start, r.end, r.raw, r.kind.value, r.context, r.line) for r in p.refs)
+    refs = tuple((r.start, r.end, r.raw, r.kind.value, r.context, r.line, r.sri) for r in p.refs)
     return marshal.dumps((p.encoding, refs, p.mentions, p.base_href, p.warnings))
 
 
@@ -31,7 +31,7 @@ def _load(blob: bytes) -> Parsed:
     enc, refs, mentions, base, warnings = marshal.loads(blob)
     return Parsed(
         encoding=enc,
-        refs=tuple(RawRef(s, e, raw, RefKind(k), ctx, line) for s, e, raw, k, ctx, line in refs),
+        refs=tuple(RawRef(s, e, raw, RefKind(k), ctx, line, sri) for s, e, raw, k, ctx, line, sri in refs),
         mentions=tuple(mentions), base_href=base, warnings=tuple(warnings),
     )
 

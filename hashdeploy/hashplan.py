@@ -10,7 +10,7 @@ from urllib.parse import unquote
 
 from .config import Config
 from .globs import matches
-from .model import RefKind, Ref
+from .model import Ref, RefKind
 
 
 @dataclass(frozen=True, slots=True)

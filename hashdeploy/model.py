@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
-class FileClass(str, enum.Enum):
+class FileClass(enum.StrEnum):
     """How a file is named and cached once processed."""
 
     HASHED = "hashed"  # renamed name.<hash>.ext by hashdeploy
@@ -15,7 +15,7 @@ class FileClass(str, enum.Enum):
     STABLE = "stable"  # its URL must not change
 
 
-class RefKind(str, enum.Enum):
+class RefKind(enum.StrEnum):
     """Whether a reference loads a subresource (rewritable) or navigates to a URL (kept)."""
 
     SUB = "subresource"
@@ -42,6 +42,8 @@ class RawRef:
     kind: RefKind
     context: str  # e.g. "img[src]", "css url()", "js import"
     line: int
+    # where this tag's integrity="" value is (start, end, True) or would be inserted (pos, pos, False)
+    sri: tuple[int, int, bool] | None = None
 
 
 @dataclass(frozen=True, slots=True)

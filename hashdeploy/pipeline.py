@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -60,7 +61,24 @@ class _State:
     prior: dict[str, dict[str, Any]]
     names: dict[str, str] = field(default_factory=dict)
     files: list[OutputFile] = field(default_factory=list)
-    rewritten: list[str] = field(default_factory=list)
+    rewritten: set[str] = field(default_factory=set)
+    sri: dict[str, str] = field(default_factory=dict)  # source key -> integrity of its final bytes
+
+    def integrity(self, target: str, existing: bool) -> str | None:
+        """The integrity value to write for a reference to target, or None to leave the tag alone."""
+        if not (self.cfg.sri or existing) or (existing and target not in self.rewritten):
+            return None
+        if target not in self.sri:
+            self.sri[target] = _sri_of_file(self.assets[target].path)
+        return self.sri[target]
+
+
+def _sri_of_file(path: Path) -> str:
+    h = hashlib.sha384()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return "sha384-" + base64.b64encode(h.digest()).decode("ascii")
 
 
 def build(cfg: Config, *, dry_run: bool = False, progress: Progress | None = None) -> BuildResult:
@@ -172,9 +190,11 @@ def _process_component(state: _State, component: tuple[str, ...]) -> None:
         (k,) = renamed
         state.names[k] = hashed_name(k, hashlib.sha256(partial[k]).hexdigest()[: state.cfg.hash_length])
     for k in component:
-        final = apply_edits(datas[k], state.parsed[k], replacements(state.refs.get(k, []), state.names))
+        edits = replacements(state.refs.get(k, []), state.names, state.integrity)
+        final = apply_edits(datas[k], state.parsed[k], edits)
         if final != datas[k]:
-            state.rewritten.append(k)
+            state.rewritten.add(k)
+            state.sri[k] = "sha384-" + base64.b64encode(hashlib.sha384(final).digest()).decode("ascii")
         _emit(state, k, final, final == datas[k])
 
 
@@ -200,7 +220,10 @@ def _emit(state: _State, key: str, data: bytes | None, unchanged: bool) -> None:
             was = prior.get("class")
             if was == cls.value or (cls is FileClass.FINGERPRINTED and was == FileClass.HASHED.value):
                 cls, reason, source = FileClass(was), str(prior.get("reason")), str(prior.get("source"))
-        state.files.append(OutputFile(out_key, source, cls, sha, size, ctype, reason))
+        sri = None
+        if state.cfg.sri and ctype.startswith(("text/css", "text/javascript")):
+            sri = state.sri.get(key) or _sri_of_file(asset.path)
+        state.files.append(OutputFile(out_key, source, cls, sha, size, ctype, reason, sri))
 
     if key in state.names:
         new_key = state.names[key]

@@ -105,7 +105,7 @@ def _line_of(text: str, pos: int) -> int:
 def parse(data: bytes, kind: str) -> Parsed:
     """Parse one file of the given kind."""
     text, codec, bom_len, warnings = decode(data, kind)
-    spans: list[tuple[int, int, RefKind, str, int]] = []
+    spans: list[tuple[int, int, RefKind, str, int, tuple[int, int, bool] | None]] = []
     regions: list[tuple[int, int]] = []
     base_href = None
     if kind == "html":
@@ -118,19 +118,19 @@ def parse(data: bytes, kind: str) -> Parsed:
         warnings += more
         regions = [m.span() for m in _HTML_REGIONS.finditer(text)]
     elif kind == "css":
-        spans = [(s, e, RefKind.SUB, ctx, _line_of(text, s)) for s, e, ctx in css_urls(text)]
+        spans = [(s, e, RefKind.SUB, ctx, _line_of(text, s), None) for s, e, ctx in css_urls(text)]
     elif kind == "js":
         found, regions = js_scan(text)
-        spans = [(s, e, RefKind.SUB, ctx, _line_of(text, s)) for s, e, ctx in found]
+        spans = [(s, e, RefKind.SUB, ctx, _line_of(text, s), None) for s, e, ctx in found]
     elif kind == "manifest":
-        spans = [(m.start(1), m.end(1), RefKind.SUB, "manifest src", _line_of(text, m.start(1)))
+        spans = [(m.start(1), m.end(1), RefKind.SUB, "manifest src", _line_of(text, m.start(1)), None)
                  for m in _MANIFEST_SRC.finditer(text)]
         regions = [m.span(1) for m in _JSON_STRING.finditer(text)]
     elif kind == "json":
         regions = [m.span(1) for m in _JSON_STRING.finditer(text) if _TOKEN.fullmatch(m.group(1))]
     elif kind == "svg":
         regions = [(0, len(text))]
-    refs = tuple(RawRef(s, e, text[s:e], k, ctx, line) for s, e, k, ctx, line in sorted(spans, key=lambda x: x[0]))
+    refs = tuple(RawRef(s, e, text[s:e], k, ctx, line, sri) for s, e, k, ctx, line, sri in sorted(spans, key=lambda x: x[0]))
     mentions = _tokens(text, regions, [(r.start, r.end) for r in refs])
     return Parsed(
         encoding=f"{codec}:{bom_len}", refs=refs, mentions=tuple(mentions), base_href=base_href,

@@ -51,7 +51,7 @@ _ATTR = re.compile(
 _STYLE_END = re.compile(r"</style", re.I)
 _SRCSET_URL = re.compile(r"[\s,]*([^\s,][^\s]*)(?:\s+[^,]*)?")
 
-Span = tuple[int, int, RefKind, str]
+Span = tuple[int, int, RefKind, str, tuple[int, int, bool] | None]
 
 
 def attr_spans(text: str, pos: int) -> tuple[dict[str, tuple[int, int]], int]:
@@ -103,31 +103,53 @@ def _tag_refs(tag: Tag, text: str, pos: int) -> Iterator[Span]:
             wanted.append(("content", SUB, False))
     elif name == "input" and str(tag.get("type", "")).lower() == "image":
         wanted.append(("src", SUB, False))
+    sri = _sri_slot(tag, text, spans, end)
     for attr, kind, is_srcset in wanted:
         span = spans.get(attr)
         if span is None or span[0] == span[1]:
             continue
         if is_srcset:
             for s, e in srcset_spans(text[span[0] : span[1]], span[0]):
-                yield s, e, kind, f"{name}[{attr}]"
+                yield s, e, kind, f"{name}[{attr}]", None
         else:
-            yield span[0], span[1], kind, f"{name}[{attr}]"
+            yield span[0], span[1], kind, f"{name}[{attr}]", sri if attr in ("src", "href") else None
     style = spans.get("style")
     if style and style[1] > style[0]:
         for s, e, _ctx in css_urls(text[style[0] : style[1]], style[0]):
-            yield s, e, SUB, "style attribute"
+            yield s, e, SUB, "style attribute", None
     if name == "style":
         close = _STYLE_END.search(text, end)
         stop = close.start() if close else len(text)
         for s, e, _ctx in css_urls(text[end:stop], end):
-            yield s, e, SUB, "<style>"
+            yield s, e, SUB, "<style>", None
 
 
-def html_refs(text: str) -> tuple[list[tuple[int, int, RefKind, str, int]], str | None, list[str]]:
+def _sri_slot(tag: Tag, text: str, spans: dict[str, tuple[int, int]], end: int) -> tuple[int, int, bool] | None:
+    """Where integrity="" is, or goes, for scripts and stylesheet/modulepreload links."""
+    if tag.name == "link":
+        rels = {r.lower() for r in (tag.get_attribute_list("rel") or []) if r}
+        if not rels & {"stylesheet", "modulepreload"}:
+            return None
+    elif tag.name != "script":
+        return None
+    if "integrity" in spans:
+        s, e = spans["integrity"]
+        return (s, e, True)
+    if end <= 0 or end > len(text) or text[end - 1] != ">":
+        return None
+    pos = end - 1
+    while pos > 0 and text[pos - 1] in "/ \t\r\n\f" and text[pos - 1] == "/":
+        pos -= 1
+    return (pos, pos, False)
+
+
+def html_refs(
+    text: str,
+) -> tuple[list[tuple[int, int, RefKind, str, int, tuple[int, int, bool] | None]], str | None, list[str]]:
     """Return (URL spans with kind, context and line), the `<base href>` value, and warnings."""
     line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
     soup = BeautifulSoup(text, "html.parser")
-    found: list[tuple[int, int, RefKind, str, int]] = []
+    found: list[tuple[int, int, RefKind, str, int, tuple[int, int, bool] | None]] = []
     warnings: list[str] = []
     base_href: str | None = None
     for tag in soup.find_all(lambda t: t.name in _TAGS or t.has_attr("style")):
@@ -139,9 +161,9 @@ def html_refs(text: str) -> tuple[list[tuple[int, int, RefKind, str, int]], str 
             continue
         if tag.name == "base" and base_href is None and tag.get("href"):
             base_href = str(tag["href"])
-        for s, e, kind, context in _tag_refs(tag, text, pos):
+        for s, e, kind, context, sri in _tag_refs(tag, text, pos):
             line = bisect.bisect_right(line_starts, s)
-            found.append((s, e, kind, context, line))
+            found.append((s, e, kind, context, line, sri))
     return found, base_href, warnings
 
 

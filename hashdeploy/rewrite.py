@@ -30,18 +30,29 @@ def decoder_for(context: str) -> Callable[[str], str]:
     return lambda s: plain_decode(unescape(s))
 
 
-def replacements(refs: list[Ref], names: Mapping[str, str]) -> list[tuple[int, int, str]]:
-    """The (start, end, new text) edits that point subresource references at renamed files."""
+def replacements(
+    refs: list[Ref], names: Mapping[str, str], integrity: Callable[[str, bool], str | None] | None = None
+) -> list[tuple[int, int, str]]:
+    """The (start, end, new text) edits that point subresource references at renamed files.
+
+    With `integrity` (target key -> "sha384-…" or None), integrity attributes are updated where the target's
+    bytes changed and added where the function returns a value for a tag that has none.
+    """
     edits = []
     for r in refs:
         if r.target is None or r.raw.kind is not RefKind.SUB:
             continue
         new_key = names.get(r.target)
-        if new_key is None:
-            continue
-        new_raw = rewrite_url(r.raw.raw, r.target, new_key, decoder_for(r.raw.context))
-        if new_raw != r.raw.raw:
-            edits.append((r.raw.start, r.raw.end, new_raw))
+        if new_key is not None:
+            new_raw = rewrite_url(r.raw.raw, r.target, new_key, decoder_for(r.raw.context))
+            if new_raw != r.raw.raw:
+                edits.append((r.raw.start, r.raw.end, new_raw))
+        if integrity is not None and r.raw.sri is not None:
+            start, end, existing = r.raw.sri
+            value = integrity(r.target, existing)
+            if value is None:
+                continue
+            edits.append((start, end, value) if existing else (start, start, f' integrity="{value}"'))
     return edits
 
 

@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import DEMO, ROOT, read_tree
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(40))

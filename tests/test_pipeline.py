@@ -4,12 +4,12 @@ import re
 from pathlib import Path
 
 import pytest
-
 from conftest import DEMO, load_manifest, read_tree
+from siteassert import assert_site_consistent
+
 from hashdeploy.config import Config
 from hashdeploy.model import FileClass
 from hashdeploy.pipeline import build
-from siteassert import assert_site_consistent
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(64))
 
@@ -181,3 +181,32 @@ def test_root_relative_with_base_path_and_site_url(site, tmp_path: Path) -> None
         assert result.assets[src].rsplit("/", 1)[-1] in html
     assert result.assets["sub/d.png"].rsplit("/", 1)[-1] in html
     assert "/elsewhere/c.png" in html
+
+
+def test_sri_added_on_final_bytes_and_existing_ones_fixed(site, tmp_path: Path) -> None:
+    import base64
+    import hashlib
+
+    def sri(data: bytes) -> str:
+        return "sha384-" + base64.b64encode(hashlib.sha384(data).digest()).decode()
+
+    stale = sri(b"old")
+    root = site({
+        "index.html": f'<script src="a.js"></script><link rel="stylesheet" href="s.css" />'
+                      f'<script src="b.js" integrity="{stale}"></script><img src="i.png">',
+        "a.js": "import './c.js';", "c.js": "", "s.css": "x{background:url(i.png)}", "i.png": PNG,
+        "b.js": "import './c.js';",
+    })
+    result = build(Config(site=root, out=tmp_path / "plain"))
+    html = (tmp_path / "plain/index.html").read_text()
+    assert html.count("integrity=") == 1 and stale not in html, "a stale integrity is fixed even without --sri"
+    result = build(Config(site=root, out=tmp_path / "o", sri=True))
+    html = (tmp_path / "o/index.html").read_text()
+    for src in ("a.js", "s.css", "b.js"):
+        new = result.assets[src]
+        value = sri((tmp_path / "o" / new).read_bytes())
+        assert f'{new}" integrity="{value}"' in html or f'{new}"  integrity="{value}"' in html or value in html
+    assert '<link rel="stylesheet" href="' in html and html.count("integrity=") == 3
+    again = tmp_path / "again"
+    build(Config(site=tmp_path / "o", out=again, sri=True))
+    assert read_tree(tmp_path / "o") == read_tree(again)
