@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterator
 
 from bs4 import BeautifulSoup, Tag
+from bs4.filter import ElementFilter
 
 from .model import RefKind
 from .refs_css import css_urls
@@ -143,12 +144,49 @@ def _sri_slot(tag: Tag, text: str, spans: dict[str, tuple[int, int]], end: int) 
     return (pos, pos, False)
 
 
+class _OnlyUrlTags(ElementFilter):
+    """Build tree nodes only for tags that can hold URLs; the parser still reads the whole page."""
+
+    def allow_tag_creation(self, nsprefix: str | None, name: str, attrs: object) -> bool:
+        return name in _TAGS or (isinstance(attrs, dict) and "style" in attrs)
+
+    def allow_string_creation(self, string: str) -> bool:
+        return False
+
+
+_FILTER = _OnlyUrlTags()
+
+# Markup the parser need not see: start/end tags that can hold no URL. Comments, declarations, and the raw
+# text of <script>/<style> are matched first so that nothing inside them is touched.
+_MARKUP = re.compile(
+    r"""<!--.*?(?:-->|\Z)|<(?:script|style)\b(?:[^>"']|"[^"]*"|'[^']*')*>.*?(?=</(?:script|style)\s*>|\Z)"""
+    r"""|<[!?][^>]*>|</?([A-Za-z][^\s/>]*)(?:[^>"']|"[^"]*"|'[^']*')*>""",
+    re.S | re.I,
+)
+_STYLE_ATTR = re.compile(r"""[\s"'/]style\s*=""", re.I)
+_NOT_NEWLINE = re.compile(r"[^\n]")
+
+
+def _blank(m: re.Match[str]) -> str:
+    name = m.group(1)
+    s = m.group()
+    if name is None or name.lower() in _TAGS or _STYLE_ATTR.search(s):
+        return s
+    return " " * len(s) if "\n" not in s else _NOT_NEWLINE.sub(" ", s)
+
+
+def mask_irrelevant(text: str) -> str:
+    """Blank out tags that cannot hold URLs, keeping every offset and line, so parsing has less to do."""
+    return _MARKUP.sub(_blank, text)
+
+
 def html_refs(
     text: str,
 ) -> tuple[list[tuple[int, int, RefKind, str, int, tuple[int, int, bool] | None]], str | None, list[str]]:
     """Return (URL spans with kind, context and line), the `<base href>` value, and warnings."""
     line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
-    soup = BeautifulSoup(text, "html.parser")
+    # Offsets in the masked text are offsets in the page: spans are then read from the page itself.
+    soup = BeautifulSoup(mask_irrelevant(text), "html.parser", parse_only=_FILTER)
     found: list[tuple[int, int, RefKind, str, int, tuple[int, int, bool] | None]] = []
     warnings: list[str] = []
     base_href: str | None = None

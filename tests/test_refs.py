@@ -131,3 +131,26 @@ def test_decoding_round_trips_every_byte(data: bytes) -> None:
     text, codec, bom, _warnings = decode(data, "html")
     assert encode(text, codec, data[:bom]) == data
     assert [r.raw for r in parse(data, "html").refs] == ["a.png"]
+
+
+TRICKY_PAGES = [
+    '<div title="<img src=fake.png>"><img src="real.png"></div>',
+    "<!-- <img src=c.png> --><p class='a>b'>x</p><img src=d.png>",
+    "<script>if (a<b) document.write('<img src=e.png>')</script><img src=f.png>",
+    "<style>p{background:url(g.png)}</style><p\nclass=x\nstyle='background:url(h.png)'>y</p>",
+    "<p>unterminated <b class=\"x>\n<img src=i.png>",
+    "<!-- unclosed comment <img src=j.png>",
+    "<!DOCTYPE html><?xml version='1.0'?><![CDATA[ <img src=k.png> ]]><img src=l.png>",
+    "<svg><use xlink:href='#a'/><image href='m.png'/></svg><a href='n.pdf'><span style='x:url(o.png)'>z</span></a>",
+]
+
+
+@pytest.mark.parametrize("page", TRICKY_PAGES)
+def test_masking_changes_no_result(page: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from hashdeploy import refs_html
+
+    masked = refs_html.mask_irrelevant(page)
+    assert len(masked) == len(page) and masked.count("\n") == page.count("\n")
+    fast = refs_html.html_refs(page)
+    monkeypatch.setattr(refs_html, "mask_irrelevant", lambda text: text)
+    assert refs_html.html_refs(page) == fast
