@@ -369,26 +369,12 @@ def content_page(lay: Layout, i: int) -> str:
         f'<figure class="diagram"><img src="../images/diagram-{1 + i % 2}.png" '
         f'srcset="../images/diagram-1.png 1x, /{lay.section_dir(s)}/images/diagram-2.png 2x" alt="diagram"></figure>',
     ]
-    target = rng.randrange(15_000, 25_000)
-    n_sub = 0
-    while sum(len(x) for x in body) + 5_000 < target:
-        n_sub += 1
-        anchor = f"part-{n_sub}"
-        body.append(f'<h2 id="{anchor}">{_text(rng, 4)[:-1]}<a class="headerlink" href="#{anchor}">&para;</a></h2>')
-        body.extend(_paragraph(rng) for _ in range(rng.randrange(2, 5)))
-        if n_sub in (1, 3):
-            body.append(_figure(rng, up))
-        if n_sub == 2:
-            body.append(f"<pre><code class=\"language-text\">{rng.choice(CODE_SNIPPETS)}</code></pre>")
-            body.append(f'<p><span class="icon" style="background:url(/img/icons/icon-{icon:03d}.png) no-repeat '
-                        f'center/16px;padding-left:20px">Note</span> {_text(rng, 12)}</p>')
-        if n_sub == 4 and i % 5 == 0:
-            k = rng.randrange(N_PHOTOS)
-            body.append(f'<p><a href="/img/gallery/photo-{k:03d}.png">Full-size image</a></p>')
-    canonical = f"{SITE_URL}/{lay.page_dir(i)}/"
-    return f"""<!doctype html>
+    head = _head(title, up, s, rng, f"{SITE_URL}/{lay.page_dir(i)}/")
+
+    def render() -> str:
+        return f"""<!doctype html>
 <html lang="en">
-{_head(title, up, s, rng, canonical)}
+{head}
 <body class="md-page">
 {_header(up)}
 <div class="md-container">
@@ -405,6 +391,24 @@ def content_page(lay: Layout, i: int) -> str:
 </body>
 </html>
 """
+
+    target = rng.randrange(15_000, 25_000) - len(render().encode("utf-8"))
+    n_sub = 0
+    while sum(len(x) for x in body) + 1_000 < target:
+        n_sub += 1
+        anchor = f"part-{n_sub}"
+        body.append(f'<h2 id="{anchor}">{_text(rng, 4)[:-1]}<a class="headerlink" href="#{anchor}">&para;</a></h2>')
+        body.extend(_paragraph(rng) for _ in range(rng.randrange(2, 5)))
+        if n_sub in (1, 3):
+            body.append(_figure(rng, up))
+        if n_sub == 2:
+            body.append(f"<pre><code class=\"language-text\">{rng.choice(CODE_SNIPPETS)}</code></pre>")
+            body.append(f'<p><span class="icon" style="background:url(/img/icons/icon-{icon:03d}.png) no-repeat '
+                        f'center/16px;padding-left:20px">Note</span> {_text(rng, 12)}</p>')
+        if n_sub == 4 and i % 5 == 0:
+            k = rng.randrange(N_PHOTOS)
+            body.append(f'<p><a href="/img/gallery/photo-{k:03d}.png">Full-size image</a></p>')
+    return render()
 
 
 def section_index(lay: Layout, s: int) -> str:
