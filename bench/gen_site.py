@@ -392,9 +392,9 @@ def content_page(lay: Layout, i: int) -> str:
 </html>
 """
 
-    target = rng.randrange(15_000, 25_000) - len(render().encode("utf-8"))
+    target = rng.randrange(15_000, 25_000)
     n_sub = 0
-    while sum(len(x) for x in body) + 1_000 < target:
+    while len(render().encode("utf-8")) + 1_200 < target:
         n_sub += 1
         anchor = f"part-{n_sub}"
         body.append(f'<h2 id="{anchor}">{_text(rng, 4)[:-1]}<a class="headerlink" href="#{anchor}">&para;</a></h2>')

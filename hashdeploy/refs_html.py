@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 import html
 import re
-import warnings
+import warnings as _pywarnings
 from collections.abc import Iterator
 
 from bs4 import BeautifulSoup, Tag
@@ -187,8 +187,8 @@ def html_refs(
     """Return (URL spans with kind, context and line), the `<base href>` value, and warnings."""
     line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
     # Offsets in the masked text are offsets in the page: spans are then read from the page itself.
-    with warnings.catch_warnings():  # bs4's hints about XHTML or file-name-like markup are noise here
-        warnings.simplefilter("ignore")
+    with _pywarnings.catch_warnings():  # bs4's hints about XHTML or file-name-like markup are noise here
+        _pywarnings.simplefilter("ignore")
         soup = BeautifulSoup(mask_irrelevant(text), "html.parser", parse_only=_FILTER)
     found: list[tuple[int, int, RefKind, str, int, tuple[int, int, bool] | None]] = []
     warnings: list[str] = []
