@@ -392,7 +392,7 @@ def content_page(lay: Layout, i: int) -> str:
 </html>
 """
 
-    target = rng.randrange(15_000, 25_000)
+    target = rng.randrange(16_000, 24_500)
     n_sub = 0
     while len(render().encode("utf-8")) + 1_200 < target:
         n_sub += 1

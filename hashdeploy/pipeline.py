@@ -84,7 +84,7 @@ def _sri_of_file(path: Path) -> str:
 def build(cfg: Config, *, dry_run: bool = False, progress: Progress | None = None) -> BuildResult:
     """Process cfg.site into cfg.out (or in place, atomically); with dry_run compute everything, write nothing."""
     progress = progress or _Quiet()
-    target = check_target(cfg.site, cfg.out)
+    target = check_target(cfg.site, cfg.out).resolve()
     # 1. scan: list files, refusing symlinks that leave the site
     listed = scan(cfg.site)
     # 2. hash every file and parse the ones that can hold references

@@ -210,3 +210,11 @@ def test_interrupt_is_one_line(run, site, monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(pipeline, "scan", interrupted)
     code, _, err = run(root)
     assert code == 130 and err == "interrupted; nothing was changed\n"
+
+
+def test_in_place_with_relative_path(run, site, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = site({"index.html": '<img src="a.png">', "a.png": PNG})
+    monkeypatch.chdir(root.parent)
+    code, _, err = run("site")
+    assert code == 0, err
+    assert "a.png" not in read_tree(root)
