@@ -26,6 +26,14 @@ DEFAULT_FINGERPRINTS = (
 )
 
 
+HASHED_CACHE_CONTROL = "public, max-age=31536000, immutable"
+# Browsers revalidate stable files on every use (a cheap 304 thanks to the ETag); CloudFront may keep them
+# a day because hashdeploy invalidates exactly the ones that change.
+STABLE_CACHE_CONTROL = "public, max-age=0, must-revalidate"
+STABLE_CDN_SUFFIX = ", s-maxage=86400"
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
+
+
 @dataclass(frozen=True, kw_only=True)
 class Config:
     """Everything that decides what hashdeploy does to a site."""
@@ -43,6 +51,26 @@ class Config:
     jobs: int = 0  # worker processes; 0 = one per core
     cache_dir: Path | None = None  # parse cache; None = default user cache dir
     use_cache: bool = True
+    # deploy target: an S3 bucket (+ prefix, CloudFront distribution) or a local directory
+    target: str | None = None  # s3://bucket/prefix or file:///srv/www
+    bucket: str | None = None
+    prefix: str = ""
+    distribution_id: str | None = None
+    endpoint_url: str | None = None
+    profile: str | None = None
+    region: str | None = None
+    workers: int = 16  # concurrent requests; network-bound, so well above the core count
+    max_attempts: int = 5  # botocore standard retry mode, total attempts per request
+    hashed_cache_control: str = HASHED_CACHE_CONTROL
+    stable_cache_control: str | None = None  # None: STABLE_CACHE_CONTROL (+ s-maxage behind CloudFront)
+    cache_control: tuple[str, ...] = ()  # "GLOB=VALUE" overrides, first match wins
+    invalidation_budget: int = 100  # paths per deploy before collapsing to wildcards
+    invalidation_patience: float = 60.0  # seconds of backoff on TooManyInvalidationsInProgress
+    wait: bool = False
+    wait_timeout: float = 900.0
+    verify: bool = False
+    acl: str | None = None
+    origin_path: str | None = None  # CloudFront origin path; None: read from the distribution
     default_stable: tuple[str, ...] = field(default=DEFAULT_STABLE, repr=False)
 
     def __post_init__(self) -> None:
@@ -67,13 +95,57 @@ def validate(cfg: Config) -> list[str]:
             errors.append(f"Config value 'fingerprint_patterns': {p!r} is not a valid regular expression ({exc})")
     if cfg.jobs < 0:
         errors.append(f"Config value 'jobs': {cfg.jobs} must be 0 (auto) or more")
+    if cfg.target is not None and not re.match(r"^(s3://[^/]+(/.*)?|file://.+)$", cfg.target):
+        errors.append(f"Config value 'target': {cfg.target!r} is not s3://BUCKET[/PREFIX] or file:///PATH")
+    if cfg.bucket is not None and not _BUCKET.match(cfg.bucket):
+        errors.append(f"Config value 'bucket': {cfg.bucket!r} is not a valid S3 bucket name")
+    if cfg.prefix.startswith("/"):
+        errors.append(f"Config value 'prefix': {cfg.prefix!r} must not start with '/'")
+    if not 1 <= cfg.workers <= 256:
+        errors.append(f"Config value 'workers': {cfg.workers} is not between 1 and 256")
+    if not 1 <= cfg.max_attempts <= 20:
+        errors.append(f"Config value 'max_attempts': {cfg.max_attempts} is not between 1 and 20")
+    if not 1 <= cfg.invalidation_budget <= 3000:
+        errors.append(f"Config value 'invalidation_budget': {cfg.invalidation_budget} is not between 1 and 3000")
+    headers = [("hashed_cache_control", cfg.hashed_cache_control), ("stable_cache_control", cfg.stable_cache_control)]
+    for rule in cfg.cache_control:
+        glob, sep, value = rule.partition("=")
+        if not sep or not glob.strip() or not value.strip():
+            errors.append(f"Config value 'cache_control': {rule!r} is not GLOB=VALUE")
+        headers.append(("cache_control", value))
+    for name, value in headers:
+        if value is not None and (not value.isprintable() or any(c in value for c in "\r\n")):
+            errors.append(f"Config value '{name}': {value!r} contains control characters (CR/LF are not allowed)")
     return errors
+
+
+def deploy_target(cfg: Config) -> tuple[str, str, str] | None:
+    """('s3', bucket, prefix) or ('file', path, '') from --target/--bucket, or None for the offline step."""
+    if cfg.target and cfg.target.startswith("file://"):
+        from urllib.parse import unquote, urlsplit
+
+        return "file", unquote(urlsplit(cfg.target).path), ""
+    if cfg.target:
+        bucket, _, prefix = cfg.target[len("s3://"):].partition("/")
+        return "s3", bucket, _norm_prefix(prefix or cfg.prefix)
+    if cfg.bucket:
+        return "s3", cfg.bucket, _norm_prefix(cfg.prefix)
+    return None
+
+
+def _norm_prefix(prefix: str) -> str:
+    prefix = prefix.strip("/")
+    return prefix + "/" if prefix else ""
 
 
 _KINDS: dict[str, type] = {
     "out": Path, "hash_length": int, "base_path": str, "site_url": str, "stable": tuple, "hashed": tuple,
     "fingerprint_patterns": tuple, "sri": bool, "strict": bool, "jobs": int, "cache_dir": Path,
-    "use_cache": bool,
+    "use_cache": bool, "target": str, "bucket": str, "prefix": str, "distribution_id": str, "endpoint_url": str,
+    "profile": str, "region": str, "workers": int, "max_attempts": int, "hashed_cache_control": str,
+    "stable_cache_control": str, "cache_control": tuple, "invalidation_budget": int,
+    "invalidation_patience": float, "wait": bool, "wait_timeout": float, "verify": bool, "acl": str,
+    "origin_path": str,
 }
 
 
@@ -89,10 +161,10 @@ def _coerce(name: str, value: Any, errors: list[str], source: str) -> Any:
             if not isinstance(value, bool):
                 raise ValueError(value)
             return value
-        if kind is int:
+        if kind is int or kind is float:
             if isinstance(value, bool):
                 raise ValueError(value)
-            return int(value)
+            return kind(value)
         if kind is tuple:
             if isinstance(value, str):
                 return tuple(v.strip() for v in value.split(",") if v.strip())
@@ -146,7 +218,11 @@ def load_config(site: Path, flags: Mapping[str, Any], env: Mapping[str, str] | N
     for name, value in flags.items():
         if value is not None and name in _KINDS:
             merged[name] = value
+    known = {f.name for f in fields(Config)}
+    try:
+        cfg = Config(site=site, **{k: v for k, v in merged.items() if k in known and v is not None})
+    except ConfigError as exc:
+        errors.append(str(exc))
     if errors:
         raise ConfigError("; ".join(errors))
-    known = {f.name for f in fields(Config)}
-    return Config(site=site, **{k: v for k, v in merged.items() if k in known and v is not None})
+    return cfg

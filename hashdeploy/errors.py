@@ -33,3 +33,19 @@ class MissingReferenceError(HashdeployError):
 
 class StrictModeError(HashdeployError):
     """Warnings were raised and --strict turns them into a failure."""
+
+
+class RemoteStateError(HashdeployError):
+    """hashdeploy's records in the target are unreadable."""
+
+
+class RemoteError(HashdeployError):
+    """The storage or CDN refused a request or could not be reached; the message names bucket/key and the fix."""
+
+
+class InvalidationDeferred(RemoteError):
+    """The CDN kept refusing the invalidation (too many in progress, throttled): the next run sends it."""
+
+
+class DeployInputError(HashdeployError):
+    """A key or header value cannot be sent (too long, control characters, CR/LF)."""

@@ -68,3 +68,78 @@ def run(capsys: pytest.CaptureFixture[str]):
         return code, captured.out, captured.err
 
     return call
+
+
+@pytest.fixture(scope="session")
+def moto_server():
+    """One moto server on 127.0.0.1 for the whole session; tests use their own buckets."""
+    from motoserver import RecordingMotoServer
+
+    server = RecordingMotoServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+_counter = iter(range(10**6))
+
+
+class AwsWorld:
+    """A bucket and a CloudFront distribution in the moto server, and helpers to look at them."""
+
+    def __init__(self, server, bucket: str, s3, cf, distribution_id: str) -> None:
+        self.server, self.bucket, self.s3, self.cf, self.distribution_id = server, bucket, s3, cf, distribution_id
+        self.recorder = server.recorder
+
+    def objects(self, prefix: str = "") -> dict[str, bytes]:
+        out = {}
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+            for o in page.get("Contents", []):
+                out[o["Key"]] = self.s3.get_object(Bucket=self.bucket, Key=o["Key"])["Body"].read()
+        return out
+
+    def head(self, key: str) -> dict[str, Any]:
+        return self.s3.head_object(Bucket=self.bucket, Key=key)
+
+    def invalidations(self) -> list[list[str]]:
+        items = self.cf.list_invalidations(DistributionId=self.distribution_id)["InvalidationList"].get("Items", [])
+        out = []
+        for it in items:
+            inv = self.cf.get_invalidation(DistributionId=self.distribution_id, Id=it["Id"])["Invalidation"]
+            out.append(sorted(inv["InvalidationBatch"]["Paths"].get("Items", [])))
+        return out
+
+    def puts(self) -> list[str]:
+        """Paths of object PUTs the server received since the last clear (bucket records excluded)."""
+        return [r.path for r in self.recorder.log if r.method == "PUT" and "/.hashdeploy/" not in r.path]
+
+
+@pytest.fixture
+def aws(moto_server, monkeypatch: pytest.MonkeyPatch) -> AwsWorld:
+    """Credentials and endpoints for boto3's standard chain pointing at the moto server, plus a fresh bucket."""
+    import boto3
+
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing-secret-do-not-print")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server.url)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    bucket = f"hd-test-{next(_counter)}-{os.getpid()}"
+    s3 = boto3.client("s3", endpoint_url=moto_server.url, region_name="us-east-1")
+    cf = boto3.client("cloudfront", endpoint_url=moto_server.url, region_name="us-east-1")
+    s3.create_bucket(Bucket=bucket)
+    dist = cf.create_distribution(DistributionConfig={
+        "CallerReference": bucket, "Comment": "", "Enabled": True,
+        "Origins": {"Quantity": 1, "Items": [{"Id": "s3", "DomainName": f"{bucket}.s3.amazonaws.com",
+                                              "OriginPath": "", "S3OriginConfig": {"OriginAccessIdentity": ""}}]},
+        "DefaultCacheBehavior": {"TargetOriginId": "s3", "ViewerProtocolPolicy": "redirect-to-https",
+                                 "ForwardedValues": {"QueryString": False, "Cookies": {"Forward": "none"}},
+                                 "MinTTL": 0, "TrustedSigners": {"Enabled": False, "Quantity": 0}},
+    })
+    moto_server.recorder.clear()
+    moto_server.recorder.fault = None
+    yield AwsWorld(moto_server, bucket, s3, cf, dist["Distribution"]["Id"])
+    moto_server.recorder.fault = None
