@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -14,9 +15,11 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
-    ConnectionError as BotoConnectionError,
     NoCredentialsError,
     PartialCredentialsError,
+)
+from botocore.exceptions import (
+    ConnectionError as BotoConnectionError,
 )
 
 from .backend import Tick, Upload
@@ -38,7 +41,7 @@ def describe(exc: BaseException, where: str, action: str) -> str:
         err = exc.response.get("Error", {})
         code = str(err.get("Code", ""))
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        if code in ("NoSuchBucket",):
+        if code == "NoSuchBucket" or ("HeadBucket" in action and code in ("404", "NotFound")):
             return f"{where}: the bucket does not exist; check --bucket, or create it first"
         if code in ("NoSuchDistribution",):
             return f"{where}: no such CloudFront distribution; check --distribution-id"
@@ -143,6 +146,7 @@ class S3CloudFrontBackend:
                                 multipart_chunksize=MULTIPART_THRESHOLD)
         manager = create_transfer_manager(self.s3, config)
         failure: tuple[BaseException, Upload] | None = None
+        futures = []
         try:
             futures = [(manager.upload(str(i.path), self.bucket, self.prefix + i.key, extra_args=self._extra(i)), i)
                        for i in items]
@@ -154,10 +158,14 @@ class S3CloudFrontBackend:
                     failure = (exc, item)
                     break
         finally:
-            manager.shutdown(cancel=failure is not None)
+            if failure is not None or sys.exc_info()[0] is not None:
+                # cancel each future: TransferManager.shutdown(cancel=True) passes its flag as the message
+                for future, _item in futures:
+                    future.cancel()
+            manager.shutdown()
         if failure:
-            exc, item = failure
-            raise RemoteError(describe(exc, self._where(item.key), "s3:PutObject")) from exc
+            error, item = failure
+            raise RemoteError(describe(error, self._where(item.key), "s3:PutObject")) from error
 
     def set_headers(self, items: Sequence[Upload], tick: Tick) -> None:
         """Replace headers with an in-place metadata copy: no re-upload."""

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .model import Parsed, RawRef, RefKind
 
-PARSER_VERSION = 4
+PARSER_VERSION = 5
 
 
 def default_dir() -> Path:

@@ -11,8 +11,8 @@ from typing import Any
 
 from .backend import Backend, LocalBackend
 from .config import Config, deploy_target
-from .deploy import DeployReport, Progress, deploy
-from .pipeline import build
+from .deploy import DeployReport, deploy
+from .pipeline import Progress, build
 
 
 def make_backend(cfg: Config) -> tuple[Backend, str, bool]:
@@ -78,7 +78,7 @@ def run_deploy(cfg: Config, *, dry_run: bool, as_json: bool, quiet: bool, progre
             out = tmp / "site"
         from dataclasses import replace
 
-        result = build(replace(cfg, out=out), dry_run=dry_run, progress=progress)  # type: ignore[arg-type]
+        result = build(replace(cfg, out=out), dry_run=dry_run, progress=progress)
         backend, served, cdn = make_backend(cfg)
         report = deploy(result, out, backend, cfg, served_prefix=served, cdn=cdn, dry_run=dry_run, progress=progress)
     finally:

@@ -107,15 +107,15 @@ def validate(cfg: Config) -> list[str]:
         errors.append(f"Config value 'max_attempts': {cfg.max_attempts} is not between 1 and 20")
     if not 1 <= cfg.invalidation_budget <= 3000:
         errors.append(f"Config value 'invalidation_budget': {cfg.invalidation_budget} is not between 1 and 3000")
-    headers = [("hashed_cache_control", cfg.hashed_cache_control), ("stable_cache_control", cfg.stable_cache_control)]
+    headers: list[tuple[str, str | None]] = [("hashed_cache_control", cfg.hashed_cache_control), ("stable_cache_control", cfg.stable_cache_control)]
     for rule in cfg.cache_control:
         glob, sep, value = rule.partition("=")
         if not sep or not glob.strip() or not value.strip():
             errors.append(f"Config value 'cache_control': {rule!r} is not GLOB=VALUE")
         headers.append(("cache_control", value))
-    for name, value in headers:
-        if value is not None and (not value.isprintable() or any(c in value for c in "\r\n")):
-            errors.append(f"Config value '{name}': {value!r} contains control characters (CR/LF are not allowed)")
+    for name, header in headers:
+        if header is not None and (not header.isprintable() or any(c in header for c in "\r\n")):
+            errors.append(f"Config value '{name}': {header!r} contains control characters (CR/LF are not allowed)")
     return errors
 
 

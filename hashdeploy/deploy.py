@@ -15,15 +15,19 @@ from .errors import DeployInputError, InvalidationDeferred
 from .globs import matches
 from .invalidate import Invalidation, caller_reference, plan_invalidation
 from .model import BuildResult, FileClass, OutputFile
+from .pipeline import Progress
 from .records import CURRENT, DeployRecord, content_hash, from_bytes, to_bytes
 
 
-class Progress:
-    """The subset of the CLI's progress bar a deploy uses."""
+class _Quiet:
+    def start(self, label: str, total: int) -> None:
+        pass
 
-    def start(self, label: str, total: int) -> None: ...
-    def advance(self, n: int) -> None: ...
-    def finish(self) -> None: ...
+    def advance(self, n: int) -> None:
+        pass
+
+    def finish(self) -> None:
+        pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,11 +87,11 @@ def deploy(result: BuildResult, root: Path, backend: Backend, cfg: Config, *, se
            clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> DeployReport:
     """Run stages diff → upload → commit → invalidate against `backend`; a failure stops before the next stage."""
     started = time.monotonic()
-    progress = progress or Progress()
+    progress = progress or _Quiet()
     check_keys(result.files, getattr(backend, "prefix", ""))
     # 1. the live deploy: one GET of its record (plus a listing only with --verify)
     live = _read_live(backend)
-    missing = frozenset()
+    missing: frozenset[str] = frozenset()
     if cfg.verify and live is not None:
         present = backend.list_keys()
         missing = frozenset(k for k in live.objects if k not in present)

@@ -42,10 +42,13 @@ def pinned_by_mentions(keys: list[str], mentions: dict[str, tuple[str, ...]]) ->
             candidates = by_name.get(name)
             if not candidates:
                 continue
+            path = re.sub(r"^//[^/]+", "", path)  # drop the host of an absolute URL
             tail = re.sub(r"^(?:\.{1,2}/|/)+", "", path)
             here = posixpath.normpath(posixpath.join(posixpath.dirname(source), path)) if "/" in path else ""
             for key in candidates:
-                if "/" in tail and not (key == tail or key.endswith("/" + tail) or key == here):
+                # either may be the longer one: "img/a.png" in code, or "docs/img/a.png" under a base path
+                if "/" in tail and not (key == tail or key.endswith("/" + tail) or tail.endswith("/" + key)
+                                        or key == here):
                     continue
                 pinned.setdefault(key, f"named in {source} where it cannot be rewritten ({token})")
     return pinned
@@ -98,8 +101,13 @@ def tarjan(nodes: list[str], edges: dict[str, list[str]]) -> list[tuple[str, ...
     return out
 
 
-def make_plan(keys: list[str], refs: dict[str, list[Ref]], mentions: dict[str, tuple[str, ...]], cfg: Config) -> Plan:
-    """Classify every key's eligibility and order the files that hold references."""
+def make_plan(keys: list[str], refs: dict[str, list[Ref]], mentions: dict[str, tuple[str, ...]], cfg: Config,
+              feed_mentions: dict[str, tuple[str, ...]] | None = None) -> Plan:
+    """Classify every key's eligibility and order the files that hold references.
+
+    `mentions` pin files (code may build their URLs); `feed_mentions` (feeds, sitemaps) keep a copy at the URL
+    readers fetch, while pages may still load a hashed copy.
+    """
     sub_in: dict[str, list[Ref]] = defaultdict(list)
     nav_in: dict[str, list[Ref]] = defaultdict(list)
     edges: dict[str, list[str]] = {}
@@ -115,6 +123,7 @@ def make_plan(keys: list[str], refs: dict[str, list[Ref]], mentions: dict[str, t
                 nav_in[r.target].append(r)
         edges[source] = sorted(set(targets))
     pinned = pinned_by_mentions(keys, mentions)
+    in_feeds = pinned_by_mentions(keys, feed_mentions or {})
     fp_res = [re.compile(p) for p in cfg.fingerprint_patterns]
     renamable: dict[str, str] = {}
     stable: dict[str, str] = {}
@@ -140,6 +149,8 @@ def make_plan(keys: list[str], refs: dict[str, list[Ref]], mentions: dict[str, t
             stable[key] = "no rewritable reference points at it (its URL may be computed at run time)"
         if key in renamable and key in nav_in:
             keep_copy[key] = f"also linked by navigation ({_first(nav_in[key])})"
+        elif key in renamable and key in in_feeds:
+            keep_copy[key] = "also " + in_feeds[key].replace("where it cannot be rewritten", "as it is")
     nodes = sorted(edges)
     order = tuple(c for c in tarjan(nodes, edges) if any(k in edges for k in c))
     return Plan(order=order, renamable=renamable, stable=stable, fingerprint_like=frozenset(fingerprint_like),

@@ -42,8 +42,8 @@ class RawRef:
     kind: RefKind
     context: str  # e.g. "img[src]", "css url()", "js import"
     line: int
-    # where this tag's integrity="" value is (start, end, True) or would be inserted (pos, pos, False)
-    sri: tuple[int, int, bool] | None = None
+    # where this tag's integrity="" value is (start, end, its algorithm) or would be inserted (pos, pos, "")
+    sri: tuple[int, int, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -75,6 +75,7 @@ def new_staging(target: Path) -> Path:
     """Create a staging directory beside target, on the same filesystem so the swap is a rename."""
     parent = target.resolve().parent
     try:
+        parent.mkdir(parents=True, exist_ok=True)
         return Path(tempfile.mkdtemp(prefix=f".{target.name}.hashdeploy-", dir=parent))
     except OSError as exc:
         raise OutputError(f"{parent}: cannot create a staging directory ({exc.strerror}); check permissions") from None

@@ -21,6 +21,8 @@ from .output import NullSink, StagingSink, check_target, commit, discard, new_st
 from .rewrite import apply_edits, replacements
 from .scan import scan
 
+_CLASSES = {c.value for c in FileClass}
+
 
 class Sink(Protocol):
     """Where output files go."""
@@ -62,23 +64,30 @@ class _State:
     names: dict[str, str] = field(default_factory=dict)
     files: list[OutputFile] = field(default_factory=list)
     rewritten: set[str] = field(default_factory=set)
-    sri: dict[str, str] = field(default_factory=dict)  # source key -> integrity of its final bytes
+    sri: dict[tuple[str, str], str] = field(default_factory=dict)  # (key, algorithm) -> integrity value
 
-    def integrity(self, target: str, existing: bool) -> str | None:
-        """The integrity value to write for a reference to target, or None to leave the tag alone."""
-        if not (self.cfg.sri or existing) or (existing and target not in self.rewritten):
+    def integrity(self, target: str, algo: str) -> str | None:
+        """The integrity value for a reference to target: added under --sri, updated when its bytes changed.
+
+        An existing value keeps its author's algorithm; a new one uses sha384.
+        """
+        if (not algo and not self.cfg.sri) or (algo and target not in self.rewritten):
             return None
-        if target not in self.sri:
-            self.sri[target] = _sri_of_file(self.assets[target].path)
-        return self.sri[target]
+        algo = algo or "sha384"
+        if (target, algo) not in self.sri:
+            self.sri[target, algo] = _sri(self.assets[target].path, algo)
+        return self.sri[target, algo]
 
 
-def _sri_of_file(path: Path) -> str:
-    h = hashlib.sha384()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return "sha384-" + base64.b64encode(h.digest()).decode("ascii")
+def _sri(source: bytes | Path, algo: str = "sha384") -> str:
+    h = hashlib.new(algo)
+    if isinstance(source, bytes):
+        h.update(source)
+    else:
+        with open(source, "rb") as f:
+            while chunk := f.read(1 << 20):
+                h.update(chunk)
+    return f"{algo}-" + base64.b64encode(h.digest()).decode("ascii")
 
 
 def build(cfg: Config, *, dry_run: bool = False, progress: Progress | None = None) -> BuildResult:
@@ -102,7 +111,11 @@ def build(cfg: Config, *, dry_run: bool = False, progress: Progress | None = Non
     if cfg.strict and warnings:
         raise StrictModeError(f"{len(warnings)} warning(s) under --strict; first: {warnings[0]}")
     # 4. plan: which files may be renamed, in which order
-    plan = make_plan(sorted(keys), refs, {k: p.mentions for k, p in parsed.items()}, cfg)
+    from .refs import kind_of
+
+    feeds = {k for k in parsed if kind_of(k) == "xml"}
+    plan = make_plan(sorted(keys), refs, {k: p.mentions for k, p in parsed.items() if k not in feeds}, cfg,
+                     {k: parsed[k].mentions for k in feeds})
     staging = None if dry_run else new_staging(target)
     try:
         sink: Sink = NullSink() if staging is None else StagingSink(staging)
@@ -194,7 +207,9 @@ def _process_component(state: _State, component: tuple[str, ...]) -> None:
         final = apply_edits(datas[k], state.parsed[k], edits)
         if final != datas[k]:
             state.rewritten.add(k)
-            state.sri[k] = "sha384-" + base64.b64encode(hashlib.sha384(final).digest()).decode("ascii")
+            if content_type(k).startswith(("text/css", "text/javascript")):
+                for algo in ("sha256", "sha384", "sha512"):  # digests, not bytes: memory stays bounded
+                    state.sri[k, algo] = _sri(final, algo)
         _emit(state, k, final, final == datas[k])
 
 
@@ -214,15 +229,15 @@ def _emit(state: _State, key: str, data: bytes | None, unchanged: bool) -> None:
 
     def record(out_key: str, cls: FileClass, reason: str) -> None:
         # Re-running on our own output: keep what the first run knew (original source, class, reason).
+        # A file whose build-tool hash went stale stays stable on a re-run, though its bytes no longer change.
         prior = state.prior.get(out_key)
         source = key
-        if prior is not None and prior.get("sha256") == sha:
-            was = prior.get("class")
-            if was == cls.value or (cls is FileClass.FINGERPRINTED and was == FileClass.HASHED.value):
-                cls, reason, source = FileClass(was), str(prior.get("reason")), str(prior.get("source"))
+        forced = matches(key, state.cfg.stable) or matches(key, state.cfg.hashed)
+        if prior is not None and prior.get("sha256") == sha and not forced and prior.get("class") in _CLASSES:
+            cls, reason, source = FileClass(prior["class"]), str(prior.get("reason")), str(prior.get("source"))
         sri = None
         if state.cfg.sri and ctype.startswith(("text/css", "text/javascript")):
-            sri = state.sri.get(key) or _sri_of_file(asset.path)
+            sri = state.integrity(key, "sha384") if key in state.rewritten else _sri(asset.path)
         state.files.append(OutputFile(out_key, source, cls, sha, size, ctype, reason, sri))
 
     if key in state.names:

@@ -16,6 +16,7 @@ JS_EXT = (".js", ".mjs", ".cjs")
 MANIFEST_EXT = (".webmanifest",)
 JSON_EXT = (".json",)
 SVG_EXT = (".svg",)
+XML_EXT = (".xml", ".rss", ".atom")  # feeds and sitemaps: scanned for names readers fetch as they are
 MAX_PARSE_BYTES = 64 * 1024 * 1024
 
 _BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
@@ -24,6 +25,10 @@ _CSS_CHARSET = re.compile(rb'^@charset\s+"([A-Za-z0-9_\-:.]+)"\s*;')
 # A path-like token that ends in a file extension: what runtime code could turn into a URL.
 _TOKEN = re.compile(r"[\w\-.~%@+!/]*[\w\-~%@+!]\.[A-Za-z][A-Za-z0-9]{0,9}(?![\w])")
 _HTML_REGIONS = re.compile(r"<script\b[^>]*>.*?(?:</script\s*>|\Z)|<[A-Za-z][^>]*>", re.S | re.I)
+# Attributes that hold text for people, not URLs a script could load (Sphinx writes alt="../_images/x.png").
+_TEXT_ATTRS = re.compile(
+    r"""[\s"'](?:alt|title|aria-[\w-]+|placeholder|label|summary|abbr)\s*=\s*("[^"]*"|'[^']*'|[^\s>]+)""", re.I
+)
 _JSON_STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
 _MANIFEST_SRC = re.compile(r'"src"\s*:\s*"((?:[^"\\]|\\.)*)"')
 
@@ -38,6 +43,8 @@ def kind_of(key: str) -> str | None:
         return "manifest" if low.rsplit("/", 1)[-1] in ("manifest.json", "site.json") else "json"
     if low.endswith(SVG_EXT):
         return "svg"
+    if low.endswith(XML_EXT):
+        return "xml"
     return None
 
 
@@ -105,9 +112,10 @@ def _line_of(text: str, pos: int) -> int:
 def parse(data: bytes, kind: str) -> Parsed:
     """Parse one file of the given kind."""
     text, codec, bom_len, warnings = decode(data, kind)
-    spans: list[tuple[int, int, RefKind, str, int, tuple[int, int, bool] | None]] = []
+    spans: list[tuple[int, int, RefKind, str, int, tuple[int, int, str] | None]] = []
     regions: list[tuple[int, int]] = []
     base_href = None
+    ignored: list[tuple[int, int]] = []
     if kind == "html":
         from .refs_html import html_refs
 
@@ -117,6 +125,7 @@ def parse(data: bytes, kind: str) -> Parsed:
             spans, more = [], [f"HTML could not be parsed ({type(exc).__name__}); left unchanged"]
         warnings += more
         regions = [m.span() for m in _HTML_REGIONS.finditer(text)]
+        ignored += [m.span(1) for m in _TEXT_ATTRS.finditer(text)]
     elif kind == "css":
         spans = [(s, e, RefKind.SUB, ctx, _line_of(text, s), None) for s, e, ctx in css_urls(text)]
     elif kind == "js":
@@ -128,10 +137,10 @@ def parse(data: bytes, kind: str) -> Parsed:
         regions = [m.span(1) for m in _JSON_STRING.finditer(text)]
     elif kind == "json":
         regions = [m.span(1) for m in _JSON_STRING.finditer(text) if _TOKEN.fullmatch(m.group(1))]
-    elif kind == "svg":
+    elif kind in ("svg", "xml"):
         regions = [(0, len(text))]
     refs = tuple(RawRef(s, e, text[s:e], k, ctx, line, sri) for s, e, k, ctx, line, sri in sorted(spans, key=lambda x: x[0]))
-    mentions = _tokens(text, regions, [(r.start, r.end) for r in refs])
+    mentions = _tokens(text, regions, [(r.start, r.end) for r in refs] + ignored)
     return Parsed(
         encoding=f"{codec}:{bom_len}", refs=refs, mentions=tuple(mentions), base_href=base_href,
         warnings=tuple(warnings),

@@ -53,7 +53,7 @@ _ATTR = re.compile(
 _STYLE_END = re.compile(r"</style", re.I)
 _SRCSET_URL = re.compile(r"[\s,]*([^\s,][^\s]*)(?:\s+[^,]*)?")
 
-Span = tuple[int, int, RefKind, str, tuple[int, int, bool] | None]
+Span = tuple[int, int, RefKind, str, tuple[int, int, str] | None]
 
 
 def attr_spans(text: str, pos: int) -> tuple[dict[str, tuple[int, int]], int]:
@@ -126,8 +126,8 @@ def _tag_refs(tag: Tag, text: str, pos: int) -> Iterator[Span]:
             yield s, e, SUB, "<style>", None
 
 
-def _sri_slot(tag: Tag, text: str, spans: dict[str, tuple[int, int]], end: int) -> tuple[int, int, bool] | None:
-    """Where integrity="" is, or goes, for scripts and stylesheet/modulepreload links."""
+def _sri_slot(tag: Tag, text: str, spans: dict[str, tuple[int, int]], end: int) -> tuple[int, int, str] | None:
+    """Where integrity="" is (with its strongest algorithm) or goes (""), for scripts and stylesheet links."""
     if tag.name == "link":
         rels = {r.lower() for r in (tag.get_attribute_list("rel") or []) if r}
         if not rels & {"stylesheet", "modulepreload"}:
@@ -136,13 +136,14 @@ def _sri_slot(tag: Tag, text: str, spans: dict[str, tuple[int, int]], end: int) 
         return None
     if "integrity" in spans:
         s, e = spans["integrity"]
-        return (s, e, True)
+        algos = re.findall(r"sha(256|384|512)-", text[s:e])
+        return (s, e, "sha" + max(algos, key=int)) if algos else (s, e, "sha384")
     if end <= 0 or end > len(text) or text[end - 1] != ">":
         return None
     pos = end - 1
     while pos > 0 and text[pos - 1] in "/ \t\r\n\f" and text[pos - 1] == "/":
         pos -= 1
-    return (pos, pos, False)
+    return (pos, pos, "")
 
 
 class _OnlyUrlTags(ElementFilter):
@@ -183,14 +184,14 @@ def mask_irrelevant(text: str) -> str:
 
 def html_refs(
     text: str,
-) -> tuple[list[tuple[int, int, RefKind, str, int, tuple[int, int, bool] | None]], str | None, list[str]]:
+) -> tuple[list[tuple[int, int, RefKind, str, int, tuple[int, int, str] | None]], str | None, list[str]]:
     """Return (URL spans with kind, context and line), the `<base href>` value, and warnings."""
     line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
     # Offsets in the masked text are offsets in the page: spans are then read from the page itself.
     with _pywarnings.catch_warnings():  # bs4's hints about XHTML or file-name-like markup are noise here
         _pywarnings.simplefilter("ignore")
-        soup = BeautifulSoup(mask_irrelevant(text), "html.parser", parse_only=_FILTER)
-    found: list[tuple[int, int, RefKind, str, int, tuple[int, int, bool] | None]] = []
+        soup = BeautifulSoup(mask_irrelevant(text), "html.parser", parse_only=_FILTER)  # type: ignore[arg-type]
+    found: list[tuple[int, int, RefKind, str, int, tuple[int, int, str] | None]] = []
     warnings: list[str] = []
     base_href: str | None = None
     for tag in soup.find_all(lambda t: t.name in _TAGS or t.has_attr("style")):

@@ -31,12 +31,12 @@ def decoder_for(context: str) -> Callable[[str], str]:
 
 
 def replacements(
-    refs: list[Ref], names: Mapping[str, str], integrity: Callable[[str, bool], str | None] | None = None
+    refs: list[Ref], names: Mapping[str, str], integrity: Callable[[str, str], str | None] | None = None
 ) -> list[tuple[int, int, str]]:
     """The (start, end, new text) edits that point subresource references at renamed files.
 
-    With `integrity` (target key -> "sha384-…" or None), integrity attributes are updated where the target's
-    bytes changed and added where the function returns a value for a tag that has none.
+    With `integrity` ((target key, algorithm of the existing value or "") -> "sha384-…" or None), integrity
+    attributes are updated or added wherever the function returns a value.
     """
     edits = []
     for r in refs:
@@ -48,11 +48,11 @@ def replacements(
             if new_raw != r.raw.raw:
                 edits.append((r.raw.start, r.raw.end, new_raw))
         if integrity is not None and r.raw.sri is not None:
-            start, end, existing = r.raw.sri
-            value = integrity(r.target, existing)
+            start, end, algo = r.raw.sri
+            value = integrity(r.target, algo)
             if value is None:
                 continue
-            edits.append((start, end, value) if existing else (start, start, f' integrity="{value}"'))
+            edits.append((start, end, value) if algo else (start, start, f' integrity="{value}"'))
     return edits
 
 

@@ -4,7 +4,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from conftest import DEMO, AwsWorld, write_tree
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(48))

@@ -210,3 +210,16 @@ def test_sri_added_on_final_bytes_and_existing_ones_fixed(site, tmp_path: Path) 
     again = tmp_path / "again"
     build(Config(site=tmp_path / "o", out=again, sri=True))
     assert read_tree(tmp_path / "o") == read_tree(again)
+
+
+def test_existing_integrity_keeps_its_algorithm(site, tmp_path: Path) -> None:
+    import base64
+    import hashlib
+
+    root = site({"index.html": '<link rel="stylesheet" href="s.css" integrity="sha512-stale" crossorigin>',
+                 "s.css": "x{background:url(i.png)}", "i.png": PNG})
+    result = build(Config(site=root, out=tmp_path / "o"))
+    new = result.assets["s.css"]
+    digest = base64.b64encode(hashlib.sha512((tmp_path / "o" / new).read_bytes()).digest()).decode()
+    assert (tmp_path / "o/index.html").read_text() == (
+        f'<link rel="stylesheet" href="{new}" integrity="sha512-{digest}" crossorigin>')
