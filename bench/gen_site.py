@@ -50,11 +50,14 @@ WORDS = (
     "quickly carefully usually always never sometimes exactly roughly safely only also then first last"
 ).split()
 CODE_SNIPPETS = (
-    'import { debounce } from "./lib/debounce.js";\nexport function onSearch(q) {\n  return debounce(() => run(q), 200);\n}',
+    'import { debounce } from "./lib/debounce.js";\n'
+    "export function onSearch(q) {\n  return debounce(() => run(q), 200);\n}",
     "$ pip install hashdeploy\n$ hashdeploy site/ --out dist/ --json | jq .classes",
-    "&lt;link rel=\"stylesheet\" href=\"css/site.css\"&gt;\n&lt;script type=\"module\" src=\"js/app.js\"&gt;&lt;/script&gt;",
+    "&lt;link rel=\"stylesheet\" href=\"css/site.css\"&gt;\n"
+    "&lt;script type=\"module\" src=\"js/app.js\"&gt;&lt;/script&gt;",
     "[tool.hashdeploy]\nhash_length = 12\nstable = [\"/downloads/**\"]\nsite_url = \"https://docs.example.com/\"",
-    "def handler(event, context):\n    for record in event[\"Records\"]:\n        key = record[\"s3\"][\"object\"][\"key\"]\n"
+    "def handler(event, context):\n    for record in event[\"Records\"]:\n"
+    "        key = record[\"s3\"][\"object\"][\"key\"]\n"
     "        if key.endswith(\".html\"):\n            invalidate(key)",
 )
 
@@ -316,19 +319,21 @@ def _head(title: str, up: str, section: int | None, rng: random.Random, canonica
 
 def _header(up: str) -> str:
     """The site header with logo and search box."""
+    logo = f'<img src="{up}img/ui/logo.png" alt="Example Docs" width="120" height="32">'
     return f"""<header class="md-header" data-base="{up.rstrip('/') or '.'}">
-  <a href="{up}" class="logo" title="Example Docs"><img src="{up}img/ui/logo.png" alt="Example Docs" width="120" height="32"></a>
+  <a href="{up}" class="logo" title="Example Docs">{logo}</a>
   <form class="search" action="/search/" role="search"><input type="search" name="q" placeholder="Search"></form>
 </header>"""
 
 
 def _footer(up: str) -> str:
     """The footer, with a JSON config block that names a script (as MkDocs Material does)."""
+    config = json.dumps({"base": up.rstrip("/") or ".", "worker": "/js/workers/search-worker.js", "version": "1.4.2"})
     return f"""<footer class="md-footer">
   <p>Copyright &copy; 2024 Example Inc. &middot; <a href="{up}404.html">Lost?</a> &middot;
   <a href="https://github.com/example/docs">Source</a> &middot; <a href="mailto:docs@example.com">Contact</a></p>
 </footer>
-<script id="__config" type="application/json">{{"base": "{up.rstrip('/') or '.'}", "worker": "/js/workers/search-worker.js", "version": "1.4.2"}}</script>"""
+<script id="__config" type="application/json">{config}</script>"""
 
 
 def _page_link(lay: Layout, here: int, j: int, rng: random.Random) -> str:
@@ -364,7 +369,7 @@ def content_page(lay: Layout, i: int) -> str:
     body = [
         f'<h1 id="top">{title}</h1>',
         f'<nav class="breadcrumbs"><a href="{up}">Home</a> / <a href="../">Section {s}</a></nav>',
-        f'<div class="banner" style="background-image: url(\'../images/hero.png\'); height: 12rem"></div>',
+        '<div class="banner" style="background-image: url(\'../images/hero.png\'); height: 12rem"></div>',
         _paragraph(rng),
         f'<figure class="diagram"><img src="../images/diagram-{1 + i % 2}.png" '
         f'srcset="../images/diagram-1.png 1x, /{lay.section_dir(s)}/images/diagram-2.png 2x" alt="diagram"></figure>',

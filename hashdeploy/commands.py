@@ -46,6 +46,7 @@ def report_json(report: DeployReport) -> dict[str, Any]:
         "invalidation": {"paths": list(report.invalidation.paths), "billed_paths": report.invalidation.billed,
                          "changed_urls": report.invalidation.changed_urls,
                          "flushed_unchanged": report.invalidation.flushed_unchanged, "id": report.invalidation_id},
+        "invalidation_pending": report.pending,
         "removed_kept": list(report.plan.removed),
         "warnings": list(report.warnings),
         "seconds": round(report.seconds, 3),
@@ -61,9 +62,14 @@ def summary_line(report: DeployReport) -> str:
         up = report.plan.count("upload")
         return (f"dry run for {report.target}: would upload {up}, update headers of {report.plan.count('headers')}, "
                 f"skip {report.skipped}; would invalidate {len(inv.paths)} path(s) ({inv.billed} billed)")
-    inv_text = f"invalidated {len(inv.paths)} path(s)" + (f" ({report.invalidation_id})" if report.invalidation_id else "")
     if not inv.paths:
         inv_text = "nothing to invalidate"
+    elif report.pending:
+        inv_text = f"{len(inv.paths)} invalidation path(s) owed to the next run"
+    elif report.invalidation_id:
+        inv_text = f"invalidated {len(inv.paths)} path(s) ({report.invalidation_id})"
+    else:
+        inv_text = f"{inv.changed_urls} changed URL(s), no CDN to invalidate"
     return (f"deployed {report.target}: {report.uploaded} uploaded ({report.bytes_uploaded / 1e6:.1f} MB), "
             f"{report.headers} headers updated, {report.skipped} skipped; {inv_text}; {report.seconds:.2f} s")
 

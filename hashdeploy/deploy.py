@@ -46,6 +46,7 @@ class DeployReport:
     invalidation_id: str | None
     warnings: tuple[str, ...]
     seconds: float
+    pending: bool = False  # the invalidation is owed to the next run
 
 
 def cache_control_for(f: OutputFile, cfg: Config, cdn: bool) -> str:
@@ -135,7 +136,7 @@ def deploy(result: BuildResult, root: Path, backend: Backend, cfg: Config, *, se
             inv_id = backend.invalidate(inv.paths, ref)
         except InvalidationDeferred as exc:  # the deploy is committed; the debt stays recorded for the next run
             warnings.append(str(exc))
-            report |= dict(warnings=tuple(warnings))
+            report |= dict(warnings=tuple(warnings), pending=True)
             return DeployReport(**report, seconds=time.monotonic() - started)  # type: ignore[arg-type]
         record = replace(record, pending_invalidation=(), invalidation_id=inv_id)
         backend.write_record(CURRENT, to_bytes(record))

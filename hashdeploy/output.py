@@ -6,6 +6,9 @@ import ctypes
 import os
 import shutil
 import tempfile
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from .errors import OutputError
@@ -24,29 +27,76 @@ class NullSink:
     def copy(self, key: str, src: Path) -> None:
         """Discard the copy."""
 
+    def close(self) -> None:
+        """Nothing to wait for."""
+
 
 class StagingSink:
-    """Writes output files under a staging directory, creating parents as needed."""
+    """Writes output files under a staging directory, creating parents as needed.
 
-    def __init__(self, root: Path) -> None:
+    Writes run on a few threads (file system calls release the GIL) while the caller goes on rewriting;
+    at most `pending` are queued, so memory stays bounded. close() waits and re-raises the first failure.
+    """
+
+    def __init__(self, root: Path, threads: int = 4, pending: int = 64) -> None:
         self.root = root
         self._dirs: set[str] = set()
+        self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(pending)
+        self._pool = ThreadPoolExecutor(max_workers=threads)
+        self._futures: list[Future[None]] = []
 
     def _path(self, key: str) -> Path:
         parent = key.rpartition("/")[0]
-        if parent not in self._dirs:
+        with self._lock:
+            known = parent in self._dirs
+        if not known:
             os.makedirs(self.root / parent, exist_ok=True)
-            self._dirs.add(parent)
+            with self._lock:
+                self._dirs.add(parent)
         return self.root / key
+
+    def _submit(self, job: Callable[[], None]) -> None:
+        self._slots.acquire()
+
+        def run() -> None:
+            try:
+                job()
+            finally:
+                self._slots.release()
+
+        self._futures.append(self._pool.submit(run))
+        if len(self._futures) > 256:
+            self._reap()
+
+    def _reap(self) -> None:
+        done = [f for f in self._futures if f.done()]
+        for f in done:
+            f.result()
+        self._futures = [f for f in self._futures if not f.done()]
 
     def write(self, key: str, data: bytes) -> None:
         """Write bytes to key."""
-        with open(self._path(key), "wb") as f:
-            f.write(data)
+        def job() -> None:
+            with open(self._path(key), "wb") as f:
+                f.write(data)
+
+        self._submit(job)
 
     def copy(self, key: str, src: Path) -> None:
         """Copy a file unchanged (streamed by the kernel where it can)."""
-        shutil.copyfile(src, self._path(key))
+        def job() -> None:
+            shutil.copyfile(src, self._path(key))
+
+        self._submit(job)
+
+    def close(self) -> None:
+        """Wait for every write; raise the first failure."""
+        try:
+            for f in self._futures:
+                f.result()
+        finally:
+            self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 def check_target(site: Path, out: Path | None) -> Path:

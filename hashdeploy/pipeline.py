@@ -20,6 +20,7 @@ from .model import Asset, BuildResult, FileClass, OutputFile, Parsed, Ref, RefKi
 from .output import NullSink, StagingSink, check_target, commit, discard, new_staging
 from .rewrite import apply_edits, replacements
 from .scan import scan
+from .stamp import input_digest, load_fresh, save
 
 _CLASSES = {c.value for c in FileClass}
 
@@ -29,6 +30,7 @@ class Sink(Protocol):
 
     def write(self, key: str, data: bytes) -> None: ...
     def copy(self, key: str, src: Path) -> None: ...
+    def close(self) -> None: ...
 
 
 class Progress(Protocol):
@@ -100,6 +102,15 @@ def build(cfg: Config, *, dry_run: bool = False, progress: Progress | None = Non
     progress.start("hashing", len(listed))
     assets = hash_all(listed, cfg.jobs, progress.advance)
     progress.finish()
+    # an output left by the build of exactly this input and these settings is already right
+    cache_dir = _cache_dir(cfg)
+    digest = input_digest(assets, cfg)
+    if cache_dir is not None and not dry_run and target != cfg.site.resolve():
+        fresh = load_fresh(cache_dir, target, digest)
+        if fresh is not None:
+            if cfg.strict and fresh.warnings:
+                raise StrictModeError(f"{len(fresh.warnings)} warning(s) under --strict; first: {fresh.warnings[0]}")
+            return fresh
     n_text = sum(1 for a in assets if _is_text(a.key))
     progress.start("parsing", n_text)
     parsed, warnings = parse_all(assets, cfg, progress.advance)
@@ -117,8 +128,9 @@ def build(cfg: Config, *, dry_run: bool = False, progress: Progress | None = Non
     plan = make_plan(sorted(keys), refs, {k: p.mentions for k, p in parsed.items() if k not in feeds}, cfg,
                      {k: parsed[k].mentions for k in feeds})
     staging = None if dry_run else new_staging(target)
+    sink: Sink | None = None
     try:
-        sink: Sink = NullSink() if staging is None else StagingSink(staging)
+        sink = NullSink() if staging is None else StagingSink(staging)
         state = _State(cfg, {a.key: a for a in assets}, parsed, refs, plan, sink, read_prior(cfg.site))
         # 5. rewrite and name: leaves first, each strongly connected component sharing one hash
         progress.start("rewriting", len(assets))
@@ -137,12 +149,28 @@ def build(cfg: Config, *, dry_run: bool = False, progress: Progress | None = Non
         # 6. manifest, then swap the staging tree into place
         if staging is not None:
             sink.write(MANIFEST_PATH, to_json(result, cfg.hash_length))
+            sink.close()
             commit(staging, target)
             staging = None
+            if cache_dir is not None:
+                save(cache_dir, target, digest, result)
     finally:
         if staging is not None:
+            if sink is not None:
+                try:
+                    sink.close()
+                except OSError:
+                    pass  # the first failure is already on its way up
             discard(staging)
     return result
+
+
+def _cache_dir(cfg: Config) -> Path | None:
+    if not cfg.use_cache:
+        return None
+    from .cache import default_dir
+
+    return cfg.cache_dir if cfg.cache_dir is not None else default_dir()
 
 
 def _is_text(key: str) -> bool:
@@ -178,6 +206,21 @@ def _process_component(state: _State, component: tuple[str, ...]) -> None:
     """Rewrite one strongly connected component; name its renamable members with one shared hash."""
     members = set(component)
     datas = {k: state.assets[k].path.read_bytes() for k in component}
+    if any(k in state.plan.renamable for k in component):
+        _name_component(state, component, members, datas)
+    for k in component:
+        edits = replacements(state.refs.get(k, []), state.names, state.integrity)
+        final = apply_edits(datas[k], state.parsed[k], edits)
+        if final != datas[k]:
+            state.rewritten.add(k)
+            if content_type(k).startswith(("text/css", "text/javascript")):
+                for algo in ("sha256", "sha384", "sha512"):  # digests, not bytes: memory stays bounded
+                    state.sri[k, algo] = _sri(final, algo)
+        _emit(state, k, final, final == datas[k])
+
+
+def _name_component(state: _State, component: tuple[str, ...], members: set[str], datas: dict[str, bytes]) -> None:
+    """Choose the hashed names of a component's renamable members (one shared hash for a cycle)."""
     outside = {k: [r for r in state.refs.get(k, []) if r.target not in members] for k in component}
     partial = {k: apply_edits(datas[k], state.parsed[k], replacements(outside[k], state.names)) for k in component}
     renamed = {
@@ -202,15 +245,6 @@ def _process_component(state: _State, component: tuple[str, ...]) -> None:
     elif renamed:
         (k,) = renamed
         state.names[k] = hashed_name(k, hashlib.sha256(partial[k]).hexdigest()[: state.cfg.hash_length])
-    for k in component:
-        edits = replacements(state.refs.get(k, []), state.names, state.integrity)
-        final = apply_edits(datas[k], state.parsed[k], edits)
-        if final != datas[k]:
-            state.rewritten.add(k)
-            if content_type(k).startswith(("text/css", "text/javascript")):
-                for algo in ("sha256", "sha384", "sha512"):  # digests, not bytes: memory stays bounded
-                    state.sri[k, algo] = _sri(final, algo)
-        _emit(state, k, final, final == datas[k])
 
 
 def _emit(state: _State, key: str, data: bytes | None, unchanged: bool) -> None:

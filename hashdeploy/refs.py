@@ -23,8 +23,11 @@ _BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs
 _META_CHARSET = re.compile(rb"""<meta[^>]*?charset\s*=\s*["']?\s*([A-Za-z0-9_\-:.]+)""", re.I)
 _CSS_CHARSET = re.compile(rb'^@charset\s+"([A-Za-z0-9_\-:.]+)"\s*;')
 # A path-like token that ends in a file extension: what runtime code could turn into a URL.
-_TOKEN = re.compile(r"[\w\-.~%@+!/]*[\w\-~%@+!]\.[A-Za-z][A-Za-z0-9]{0,9}(?![\w])")
-_HTML_REGIONS = re.compile(r"<script\b[^>]*>.*?(?:</script\s*>|\Z)|<[A-Za-z][^>]*>", re.S | re.I)
+# (It starts only where a token can start, so a long word is not retried from each of its letters.)
+_TOKEN = re.compile(r"(?<![\w\-.~%@+!/])[\w\-.~%@+!/]*[\w\-~%@+!]\.[A-Za-z][A-Za-z0-9]{0,9}(?![\w])")
+_EXTENSION = re.compile(r"\.[A-Za-z][A-Za-z0-9]{0,9}(?![\w\-.~%@+!/])")
+_TOKEN_ENDING = re.compile(r"(?<![\w\-.~%@+!/])[\w\-.~%@+!/]*[\w\-~%@+!]\.[A-Za-z][A-Za-z0-9]{0,9}\Z")
+_SCRIPT_BODY = re.compile(r"<script\b[^>]*>(.*?)(?:</script\s*>|\Z)", re.S | re.I)
 # Attributes that hold text for people, not URLs a script could load (Sphinx writes alt="../_images/x.png").
 _TEXT_ATTRS = re.compile(
     r"""[\s"'](?:alt|title|aria-[\w-]+|placeholder|label|summary|abbr)\s*=\s*("[^"]*"|'[^']*'|[^\s>]+)""", re.I
@@ -105,6 +108,36 @@ def _tokens(text: str, regions: list[tuple[int, int]], refs: list[tuple[int, int
     return sorted(out)
 
 
+def _html_mentions(text: str, excluded: list[tuple[int, int]]) -> list[str]:
+    """Path-like tokens inside tags (data-src, onclick…) or inline scripts, outside understood references.
+
+    Prose between tags is not scanned, nor links to pages (pages keep their URLs anyway).
+    """
+    excluded = sorted(excluded)
+    scripts = [m.span(1) for m in _SCRIPT_BODY.finditer(text)]
+    out: set[str] = set()
+    # Find extensions first (a literal '.' the regex engine scans for quickly), then the token that ends there.
+    for x in _EXTENSION.finditer(text):
+        if x.group().lower() in (".html", ".htm", ".xhtml"):
+            continue
+        m = _TOKEN_ENDING.search(text, max(0, x.start() - 256), x.end())
+        if m is None or m.end() != x.end():
+            continue
+        token = m.group()
+        s, e = m.span()
+        lt = text.rfind("<", 0, s)
+        in_tag = lt >= 0 and text.find(">", lt, s) == -1 and text[lt + 1 : lt + 2].isalpha()
+        if not (in_tag or not _outside(scripts, s, e)) or not _outside(excluded, s, e):
+            continue
+        if in_tag:
+            gt = text.find(">", e)
+            tag = text[lt : gt if gt != -1 else len(text)]
+            if not _outside([(lt + a.start(1), lt + a.end(1)) for a in _TEXT_ATTRS.finditer(tag)], s, e):
+                continue  # alt/title text is for people
+        out.add(token)
+    return sorted(out)
+
+
 def _line_of(text: str, pos: int) -> int:
     return text.count("\n", 0, pos) + 1
 
@@ -124,8 +157,6 @@ def parse(data: bytes, kind: str) -> Parsed:
         except Exception as exc:  # noqa: BLE001 - broken markup must never stop the run
             spans, more = [], [f"HTML could not be parsed ({type(exc).__name__}); left unchanged"]
         warnings += more
-        regions = [m.span() for m in _HTML_REGIONS.finditer(text)]
-        ignored += [m.span(1) for m in _TEXT_ATTRS.finditer(text)]
     elif kind == "css":
         spans = [(s, e, RefKind.SUB, ctx, _line_of(text, s), None) for s, e, ctx in css_urls(text)]
     elif kind == "js":
@@ -140,7 +171,8 @@ def parse(data: bytes, kind: str) -> Parsed:
     elif kind in ("svg", "xml"):
         regions = [(0, len(text))]
     refs = tuple(RawRef(s, e, text[s:e], k, ctx, line, sri) for s, e, k, ctx, line, sri in sorted(spans, key=lambda x: x[0]))
-    mentions = _tokens(text, regions, [(r.start, r.end) for r in refs] + ignored)
+    understood = [(r.start, r.end) for r in refs] + ignored
+    mentions = _html_mentions(text, understood) if kind == "html" else _tokens(text, regions, understood)
     return Parsed(
         encoding=f"{codec}:{bom_len}", refs=refs, mentions=tuple(mentions), base_href=base_href,
         warnings=tuple(warnings),

@@ -160,26 +160,73 @@ _FILTER = _OnlyUrlTags()
 
 # Markup the parser need not see: start/end tags that can hold no URL. Comments, declarations, and the raw
 # text of <script>/<style> are matched first so that nothing inside them is touched.
-_MARKUP = re.compile(
-    r"""<!--.*?(?:-->|\Z)|<(?:script|style)\b(?:[^>"']|"[^"]*"|'[^']*')*>.*?(?=</(?:script|style)\s*>|\Z)"""
-    r"""|<[!?][^>]*>|</?([A-Za-z][^\s/>]*)(?:[^>"']|"[^"]*"|'[^']*')*>""",
+_ATTRS_RE = r"""(?:[^>"']|"[^"]*"|'[^']*')*>"""
+# One pass over the page: comments and declarations (skipped whole, so nothing inside them counts), <script> and
+# <style> (start and end tags kept for the parser, raw text blanked), the tags that can hold a URL, links, tags with a
+# style attribute, and every other tag (consumed, so a '<img' inside an attribute value is never mistaken for a tag).
+_URL_TAG_NAMES = "|".join(sorted(_TAGS - {"script", "style"}))
+_SCAN = re.compile(
+    # runs of text, comments, end tags and tags that cannot matter, in one match (most of a page)
+    r"(?:[^<]+|<!--.*?(?:-->|\Z)|<[!?][^>]*>|</[A-Za-z][^>]*>"
+    r"|<(?!(?:" + _URL_TAG_NAMES + r"|script|style)\b)(?![A-Za-z][^>]*?[\s\"'/]style\s*=)[A-Za-z][^\s/>]*" + _ATTRS_RE
+    + r"|<(?![A-Za-z!?/]))+"
+    r"|(?P<raw><(?P<rawname>script|style)\b" + _ATTRS_RE + r")(?:.*?(?P<rawend></(?P=rawname)\s*>)|.*\Z)"
+    r"|(?P<keep><(?:" + "|".join(sorted(_TAGS - {"a", "area", "script", "style"})) + r")\b" + _ATTRS_RE + ")"
+    r"|(?P<link><(?:a|area)\b" + _ATTRS_RE + ")"
+    r"|(?P<other></?[A-Za-z][^\s/>]*" + _ATTRS_RE + ")",
     re.S | re.I,
 )
 _STYLE_ATTR = re.compile(r"""[\s"'/]style\s*=""", re.I)
-_NOT_NEWLINE = re.compile(r"[^\n]")
+_HREF = re.compile(r"""[\s"'/]href\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.I)
+_FILE_EXT = re.compile(r"\.([A-Za-z0-9]{1,10})$")
+_PAGE_EXTS = frozenset({"html", "htm", "xhtml", "php", "asp", "aspx", "jsp"})
 
 
-def _blank(m: re.Match[str]) -> str:
-    name = m.group(1)
-    s = m.group()
-    if name is None or name.lower() in _TAGS or _STYLE_ATTR.search(s):
-        return s
-    return " " * len(s) if "\n" not in s else _NOT_NEWLINE.sub(" ", s)
+def _links_a_page(tag: str) -> bool:
+    """True for a link to a page or directory: pages are stable anyway, so the parser need not see it."""
+    m = _HREF.search(tag)
+    if not m:
+        return True
+    url = (m.group(1) or m.group(2) or m.group(3) or "").strip()
+    path = url.split("#", 1)[0].split("?", 1)[0]
+    ext = _FILE_EXT.search(path.rsplit("/", 1)[-1])
+    return ext is None or ext.group(1).lower() in _PAGE_EXTS
 
 
-def mask_irrelevant(text: str) -> str:
-    """Blank out tags that cannot hold URLs, keeping every offset and line, so parsing has less to do."""
-    return _MARKUP.sub(_blank, text)
+def mask_irrelevant(text: str) -> tuple[str, list[int], list[int]]:
+    """Keep only the tags that can hold a URL hashdeploy needs, concatenated.
+
+    Returns (the kept markup, where each kept piece starts in it, where it starts in the page), so the parser
+    reads a few hundred bytes per page and positions map back to the page.
+    """
+    parts: list[str] = []
+    starts: list[int] = []
+    origins: list[int] = []
+    size = 0
+    for m in _SCAN.finditer(text):
+        group = m.lastgroup
+        if group == "other":
+            tag = m.group()
+            if "style" not in tag or tag[1] == "/" or not _STYLE_ATTR.search(tag):
+                continue
+            spans: tuple[tuple[int, int], ...] = (m.span(),)
+        elif group is None:
+            continue
+        elif group == "keep":
+            spans = (m.span(),)
+        elif group == "link":
+            tag = m.group()
+            if _links_a_page(tag) and not _STYLE_ATTR.search(tag):
+                continue
+            spans = (m.span(),)
+        else:
+            spans = (m.span("raw"), m.span("rawend")) if m.group("rawend") else (m.span("raw"),)
+        for s, e in spans:
+            starts.append(size)
+            origins.append(s)
+            parts.append(text[s:e])
+            size += e - s
+    return "".join(parts), starts, origins
 
 
 def html_refs(
@@ -187,18 +234,22 @@ def html_refs(
 ) -> tuple[list[tuple[int, int, RefKind, str, int, tuple[int, int, str] | None]], str | None, list[str]]:
     """Return (URL spans with kind, context and line), the `<base href>` value, and warnings."""
     line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
-    # Offsets in the masked text are offsets in the page: spans are then read from the page itself.
+    masked, starts, origins = mask_irrelevant(text)
+    masked_lines = [0] + [m.end() for m in re.finditer("\n", masked)]
     with _pywarnings.catch_warnings():  # bs4's hints about XHTML or file-name-like markup are noise here
         _pywarnings.simplefilter("ignore")
-        soup = BeautifulSoup(mask_irrelevant(text), "html.parser", parse_only=_FILTER)  # type: ignore[arg-type]
+        soup = BeautifulSoup(masked, "html.parser", parse_only=_FILTER)  # type: ignore[arg-type]
     found: list[tuple[int, int, RefKind, str, int, tuple[int, int, str] | None]] = []
     warnings: list[str] = []
     base_href: str | None = None
     for tag in soup.find_all(lambda t: t.name in _TAGS or t.has_attr("style")):
         if tag.sourceline is None or tag.sourcepos is None:
             continue
-        pos = line_starts[tag.sourceline - 1] + tag.sourcepos
-        if text.startswith("<", pos) is False:
+        # position in the kept markup -> position in the page
+        kept = masked_lines[tag.sourceline - 1] + tag.sourcepos
+        piece = bisect.bisect_right(starts, kept) - 1
+        pos = origins[piece] + kept - starts[piece] if piece >= 0 else -1
+        if pos < 0 or not text.startswith("<", pos):
             warnings.append(f"line {tag.sourceline}: could not locate <{tag.name}> in the source; left unchanged")
             continue
         if tag.name == "base" and base_href is None and tag.get("href"):

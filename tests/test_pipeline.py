@@ -223,3 +223,46 @@ def test_existing_integrity_keeps_its_algorithm(site, tmp_path: Path) -> None:
     digest = base64.b64encode(hashlib.sha512((tmp_path / "o" / new).read_bytes()).digest()).decode()
     assert (tmp_path / "o/index.html").read_text() == (
         f'<link rel="stylesheet" href="{new}" integrity="sha512-{digest}" crossorigin>')
+
+
+def test_up_to_date_output_is_not_rewritten(tmp_path: Path) -> None:
+    import shutil
+
+    site = tmp_path / "site"
+    shutil.copytree(DEMO, site)
+    out = tmp_path / "out"
+    cfg = Config(site=site, out=out, cache_dir=tmp_path / "cache")
+    first = build(cfg)
+    stamp = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    again = build(cfg)
+    assert again == first
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == stamp, "nothing was written"
+    # a damaged output is rebuilt
+    page = out / "index.html"
+    page.write_text("tampered")
+    build(cfg)
+    assert page.read_text() != "tampered"
+    # a changed input is rebuilt
+    (site / "robots.txt").write_text("User-agent: *\nDisallow: /private/\n")
+    third = build(cfg)
+    assert (out / "robots.txt").read_text().endswith("/private/\n") and third != first
+    # a changed setting is rebuilt
+    fourth = build(Config(site=site, out=out, cache_dir=tmp_path / "cache", hash_length=16))
+    assert len(fourth.assets["css/site.css"].split(".")[1]) == 16
+
+
+def test_write_failure_in_a_writer_thread_leaves_out_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil as sh
+
+    out = tmp_path / "out"
+    build(Config(site=DEMO, out=out, use_cache=False))
+    before = read_tree(out)
+
+    def boom(src, dst):
+        raise OSError(5, "Input/output error", str(dst))
+
+    monkeypatch.setattr(sh, "copyfile", boom)
+    with pytest.raises(OSError):
+        build(Config(site=DEMO, out=out, use_cache=False, hash_length=16))
+    assert read_tree(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
