@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .errors import HashdeployError
+from .errors import ConfigError, HashdeployError
 from .model import BuildResult, FileClass
 
 
@@ -53,6 +53,12 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--wait-timeout", type=float, help="seconds --wait waits at most (900)")
     d.add_argument("--acl", help="canned ACL for every object (default: none; ACL-disabled buckets reject ACLs)")
     d.add_argument("--origin-path", help="the distribution's origin path (default: read from the distribution)")
+    w = p.add_argument_group("watch")
+    w.add_argument("--watch", action="store_true", help="deploy, then redeploy after every change (needs --out or a target)")
+    w.add_argument("--quiet-period", type=float, default=1.0, metavar="S",
+                   help="seconds without file events before a cycle starts (default 1)")
+    w.add_argument("--invalidation-interval", type=float, default=10.0, metavar="S",
+                   help="at most one invalidation per this many seconds; bursts are coalesced (default 10)")
     p.add_argument("--quiet", action="store_true", help="print only warnings and errors")
     p.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     p.add_argument("--version", action="version", version=f"hashdeploy {__version__}")
@@ -106,6 +112,13 @@ def run(argv: list[str] | None) -> int:
     bar = Bar(enabled=None if not (args.json or args.quiet) else False)
     from .config import deploy_target
 
+    if args.watch:
+        if not (0 < args.quiet_period <= 600) or args.invalidation_interval < 0:
+            raise ConfigError("Config value 'quiet_period': must be between 0 and 600 seconds; "
+                              "'invalidation_interval' must not be negative")
+        from .watchloop import run_watch
+
+        return run_watch(cfg, quiet_period=args.quiet_period, invalidation_interval=args.invalidation_interval)
     if deploy_target(cfg) is not None:
         from .commands import run_deploy
 

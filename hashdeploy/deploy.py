@@ -84,9 +84,12 @@ def _uploads(actions: list[Action], root: Path) -> list[Upload]:
 
 
 def deploy(result: BuildResult, root: Path, backend: Backend, cfg: Config, *, served_prefix: str = "/",
-           cdn: bool = False, dry_run: bool = False, progress: Progress | None = None,
+           cdn: bool = False, dry_run: bool = False, progress: Progress | None = None, invalidate: bool = True,
            clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> DeployReport:
-    """Run stages diff → upload → commit → invalidate against `backend`; a failure stops before the next stage."""
+    """Run stages diff → upload → commit → invalidate against `backend`; a failure stops before the next stage.
+
+    With invalidate=False the URLs to invalidate stay recorded as owed (watch mode coalesces bursts this way).
+    """
     started = time.monotonic()
     progress = progress or _Quiet()
     check_keys(result.files, getattr(backend, "prefix", ""))
@@ -105,7 +108,7 @@ def deploy(result: BuildResult, root: Path, backend: Backend, cfg: Config, *, se
     changes = [a for a in plan.actions if a.action != "skip"]
     report = dict(target=backend.name, dry_run=dry_run, plan=plan, invalidation=inv, deploy_id=None, uploaded=0,
                   headers=0, skipped=plan.count("skip"), bytes_uploaded=0, invalidation_id=None, warnings=())
-    if dry_run or (not changes and not plan.removed and not owed):
+    if dry_run or (not changes and not plan.removed and (not owed or not invalidate)):
         return DeployReport(**report, seconds=time.monotonic() - started)  # type: ignore[arg-type]
     record = live
     if changes or plan.removed or live is None:
@@ -130,7 +133,9 @@ def deploy(result: BuildResult, root: Path, backend: Backend, cfg: Config, *, se
     assert record is not None
     # 5. invalidate, then clear the debt in the record
     warnings: list[str] = []
-    if inv.paths:
+    if not invalidate and inv.paths:
+        report |= dict(pending=True)
+    elif inv.paths:
         ref = caller_reference(record.base, content_hash(record.objects), inv.paths)
         try:
             inv_id = backend.invalidate(inv.paths, ref)

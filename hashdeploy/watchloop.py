@@ -1,0 +1,222 @@
+"""`hashdeploy SITE --watch`: a full deploy, then one incremental cycle after each quiet period."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TextIO
+
+from .backend import Backend
+from .config import Config, deploy_target
+from .errors import ConfigError, HashdeployError
+from .model import BuildResult
+from .pipeline import build
+
+Snapshot = dict[str, tuple[int, int]]
+
+
+def snapshot(site: Path) -> Snapshot:
+    """(size, mtime) of every file under site: cheap, and enough to see whether a build is still writing."""
+    out: Snapshot = {}
+    for dirpath, dirnames, filenames in os.walk(site):
+        dirnames[:] = [d for d in dirnames if d != ".hashdeploy"]
+        for name in filenames:
+            path = os.path.join(dirpath, name)
+            try:
+                st = os.stat(path)
+            except OSError:
+                continue
+            out[os.path.relpath(path, site).replace(os.sep, "/")] = (st.st_size, st.st_mtime_ns)
+    return out
+
+
+def changed_keys(before: Snapshot, after: Snapshot) -> list[str]:
+    """Keys added, removed or modified between two snapshots."""
+    return sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+
+
+@dataclass
+class CycleResult:
+    """What one cycle did, for the line it prints and for tests."""
+
+    number: int
+    ok: bool
+    line: str
+    changed: list[str]
+    uploaded: list[str]
+    invalidated: tuple[str, ...]
+
+
+class WatchSession:
+    """State kept across cycles: the output directory, the backend, the last snapshot, owed invalidations."""
+
+    def __init__(self, cfg: Config, *, invalidation_interval: float = 10.0, stream: TextIO | None = None,
+                 on_cycle: Callable[[CycleResult], None] | None = None) -> None:
+        if deploy_target(cfg) is None and cfg.out is None:
+            raise ConfigError("Config value 'watch': needs --out DIR or a deploy target (--bucket/--target)")
+        self._tmp = None if cfg.out is not None else Path(tempfile.mkdtemp(prefix="hashdeploy-watch-"))
+        self.out: Path = cfg.out if cfg.out is not None else self._tmp / "site"  # type: ignore[operator]
+        self.cfg = replace(cfg, out=self.out)
+        self.interval = invalidation_interval
+        self.stream = stream or sys.stdout
+        self.on_cycle = on_cycle
+        self.backend: Backend | None = None
+        self.served, self.cdn = "/", False
+        self.previous: Snapshot = {}
+        self.number = 0
+        self.last_invalidation = 0.0
+        self.owed = False
+
+    def ignore(self, path: str) -> bool:
+        """Events in hashdeploy's own output never trigger a cycle."""
+        out = str(self.out.resolve())
+        return path == out or path.startswith(out + os.sep) or f"{os.sep}.hashdeploy" in path
+
+    def _say(self, line: str) -> None:
+        print(f"{time.strftime('%H:%M:%S')} {line}", file=self.stream, flush=True)
+
+    def cycle(self) -> CycleResult:
+        """Build and deploy what changed; any failure is one line, and the next cycle tries again."""
+        self.number += 1
+        n = self.number
+        started = time.monotonic()
+        before = snapshot(self.cfg.site)
+        changed = changed_keys(self.previous, before)
+        try:
+            if not before:
+                return self._done(n, False, f"cycle {n}: {self.cfg.site} is missing or empty; waiting for the build",
+                                  changed)
+            result = build(self.cfg)
+            if snapshot(self.cfg.site) != before:
+                return self._done(n, False, f"cycle {n}: the site changed while it was processed; waiting for it "
+                                            "to settle", changed, settle=True)
+            uploaded: list[str] = []
+            invalidated: tuple[str, ...] = ()
+            tail = f"wrote {self.cfg.out}"
+            if deploy_target(self.cfg) is not None:
+                uploaded, invalidated, tail = self._deploy(result)
+            self.previous = before
+            what = ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
+            line = (f"cycle {n}: {len(changed)} changed" + (f" ({what})" if changed else "") + f"; {tail}; "
+                    f"{time.monotonic() - started:.2f} s")
+            return self._done(n, True, line, changed, uploaded, invalidated)
+        except HashdeployError as exc:
+            return self._done(n, False, f"cycle {n} failed: {type(exc).__name__}: {exc}", changed)
+        except OSError as exc:
+            where = f" {exc.filename}" if exc.filename else ""
+            return self._done(n, False, f"cycle {n} failed: {type(exc).__name__}:{where} {exc.strerror or exc}",
+                              changed)
+        except Exception as exc:  # noqa: BLE001 - botocore and friends: one line, keep watching
+            if not type(exc).__module__.startswith(("botocore", "boto3", "s3transfer", "urllib3")):
+                raise
+            return self._done(n, False, f"cycle {n} failed: {type(exc).__name__}: {exc}", changed)
+
+    def _deploy(self, result: BuildResult) -> tuple[list[str], tuple[str, ...], str]:
+        from .commands import make_backend
+        from .deploy import deploy
+
+        if self.backend is None:
+            self.backend, self.served, self.cdn = make_backend(self.cfg)
+        due = time.monotonic() - self.last_invalidation >= self.interval
+        report = deploy(result, self.out, self.backend, self.cfg, served_prefix=self.served, cdn=self.cdn,
+                        invalidate=due)
+        uploaded = [a.key for a in report.plan.actions if a.action == "upload"]
+        if report.invalidation_id:
+            self.last_invalidation = time.monotonic()
+        self.owed = report.pending
+        inv = report.invalidation.paths if report.invalidation_id else ()
+        tail = f"{len(uploaded)} uploaded, {report.skipped} skipped"
+        if inv:
+            tail += f", {len(inv)} path(s) invalidated"
+        elif report.pending:
+            tail += f", {len(report.invalidation.paths)} invalidation path(s) owed"
+        return uploaded, inv, tail
+
+    def flush_invalidation(self, force: bool = False) -> None:
+        """Send owed invalidations once the coalescing interval has passed (or now, when stopping)."""
+        due = time.monotonic() - self.last_invalidation >= self.interval
+        if not self.owed or self.backend is None or not (due or force):
+            return
+        try:
+            from .deploy import deploy
+
+            result = build(self.cfg)
+            report = deploy(result, self.out, self.backend, self.cfg, served_prefix=self.served, cdn=self.cdn)
+            self.owed = report.pending
+            if report.invalidation_id:
+                self.last_invalidation = time.monotonic()
+                self._say(f"invalidated {len(report.invalidation.paths)} owed path(s)")
+        except HashdeployError as exc:
+            self._say(f"invalidation failed: {type(exc).__name__}: {exc}")
+
+    def _done(self, n: int, ok: bool, line: str, changed: list[str], uploaded: list[str] | None = None,
+              invalidated: tuple[str, ...] = (), settle: bool = False) -> CycleResult:
+        self._say(line)
+        result = CycleResult(n, ok, line, changed, uploaded or [], invalidated)
+        if self.on_cycle:
+            self.on_cycle(result)
+        return result
+
+    def close(self) -> None:
+        """Remove the temporary output directory, if one was made."""
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+
+
+def run_watch(cfg: Config, *, quiet_period: float = 1.0, invalidation_interval: float = 10.0,
+              stream: TextIO | None = None, stop: threading.Event | None = None,
+              on_cycle: Callable[[CycleResult], None] | None = None) -> int:
+    """Deploy once, then after every quiet period; Ctrl-C or SIGTERM stop between cycles, never inside one."""
+    from .watch import SiteWatcher
+
+    session = WatchSession(cfg, invalidation_interval=invalidation_interval, stream=stream, on_cycle=on_cycle)
+    watcher = SiteWatcher(cfg.site, ignore=session.ignore)
+    restore = _install_signals(watcher)
+    if stop is not None:
+        def stopper() -> None:
+            stop.wait()
+            watcher.stop()
+
+        threading.Thread(target=stopper, daemon=True).start()
+    try:
+        watcher.start()
+        session._say(f"watching {cfg.site} (quiet period {quiet_period:g} s); Ctrl-C stops")
+        session.cycle()
+        while not watcher.stopping:
+            wait = None if not session.owed else max(0.1, invalidation_interval)
+            if watcher.wait_for_quiet(quiet_period, idle_timeout=wait):
+                session.cycle()
+            elif not watcher.stopping:
+                session.flush_invalidation()
+        session.flush_invalidation(force=True)  # what the last cycles owe is sent before leaving
+        session._say("stopped")
+        return 0
+    finally:
+        watcher.stop()
+        restore()
+        session.close()
+
+
+def _install_signals(watcher: object) -> Callable[[], None]:
+    """SIGINT/SIGTERM ask the loop to stop after the current cycle (only possible in the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def handler(signum: int, frame: object) -> None:
+        watcher.stop()  # type: ignore[attr-defined]
+
+    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def restore() -> None:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+    return restore
