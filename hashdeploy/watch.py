@@ -106,12 +106,17 @@ class SiteWatcher:
             return True
 
     def stop(self) -> None:
-        """Wake any waiter and stop the observer."""
+        """Wake any waiter and stop the observer (once)."""
         with self._cond:
+            if self._stopping:
+                return
             self._stopping = True
             self._cond.notify_all()
+        # watchdog's inotify emitter may log a harmless "called when the thread is inactive" while it shuts down
+        logging.getLogger("watchdog.observers.inotify").setLevel(logging.CRITICAL)
         self._observer.stop()
-        self._observer.join(timeout=5)
+        if threading.current_thread() is not self._observer:
+            self._observer.join(timeout=5)
 
     @property
     def stopping(self) -> bool:
