@@ -23,8 +23,8 @@ from botocore.exceptions import (
 )
 
 from .backend import Tick, Upload
-from .errors import InvalidationDeferred, RemoteError
-from .records import RESERVED
+from .errors import ConflictError, InvalidationDeferred, RemoteError
+from .records import RESERVED, STABLE_STORE
 
 MULTIPART_THRESHOLD = 16 * 1024 * 1024
 _THROTTLED = {"Throttling", "ThrottlingException", "TooManyRequests", "RequestLimitExceeded"}
@@ -102,11 +102,16 @@ class S3CloudFrontBackend:
 
     def read_record(self, name: str) -> bytes | None:
         """GET a record; None when it does not exist yet."""
+        found = self.read_record_tag(name)
+        return None if found is None else found[0]
+
+    def read_record_tag(self, name: str) -> tuple[bytes, str] | None:
+        """GET a record with its ETag."""
         key = self.prefix + RESERVED + name
         try:
             resp = self.s3.get_object(Bucket=self.bucket, Key=key)
             data: bytes = resp["Body"].read()
-            return data
+            return data, str(resp.get("ETag", ""))
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
                 return None
@@ -114,11 +119,67 @@ class S3CloudFrontBackend:
         except BotoCoreError as exc:
             raise RemoteError(describe(exc, self._where(RESERVED + name), "s3:GetObject")) from exc
 
-    def write_record(self, name: str, data: bytes) -> None:
-        """PUT a record (never cached)."""
-        with translated(self._where(RESERVED + name), "s3:PutObject"):
-            self.s3.put_object(Bucket=self.bucket, Key=self.prefix + RESERVED + name, Body=data,
-                               ContentType="application/json", CacheControl="no-store", **self._acl())
+    def write_record(self, name: str, data: bytes, *, if_match: str | None = None, if_absent: bool = False) -> str:
+        """PUT a record (never cached), conditionally with If-Match / If-None-Match: *."""
+        cond: dict[str, str] = {}
+        if if_match is not None:
+            cond["IfMatch"] = if_match
+        if if_absent:
+            cond["IfNoneMatch"] = "*"
+        try:
+            resp = self.s3.put_object(Bucket=self.bucket, Key=self.prefix + RESERVED + name, Body=data,
+                                      ContentType="application/json", CacheControl="no-store", **cond, **self._acl())
+            return str(resp.get("ETag", ""))
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in ("PreconditionFailed", "ConditionalRequestConflict", "412", "409"):
+                raise ConflictError(f"{self._where(RESERVED + name)}: changed by another run since it was read "
+                                    f"({code}); rerun") from exc
+            raise RemoteError(describe(exc, self._where(RESERVED + name), "s3:PutObject")) from exc
+        except BotoCoreError as exc:
+            raise RemoteError(describe(exc, self._where(RESERVED + name), "s3:PutObject")) from exc
+
+    def delete_record(self, name: str) -> None:
+        """DELETE a record."""
+        with translated(self._where(RESERVED + name), "s3:DeleteObject"):
+            self.s3.delete_object(Bucket=self.bucket, Key=self.prefix + RESERVED + name)
+
+    def list_objects(self) -> dict[str, float]:
+        """LIST the prefix: every key but the records (stable copies included) -> LastModified."""
+        out: dict[str, float] = {}
+        with translated(self._where(), "s3:ListBucket"):
+            for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.prefix):
+                for obj in page.get("Contents", ()):
+                    key = obj["Key"][len(self.prefix):]
+                    if key.startswith(RESERVED) and not key.startswith(STABLE_STORE):
+                        continue
+                    out[key] = obj["LastModified"].timestamp()
+        return out
+
+    def copy_objects(self, pairs: Sequence[tuple[str, Upload]], tick: Tick) -> None:
+        """Server-side copies with the destination's headers (no bytes go through this machine)."""
+        def one(pair: tuple[str, Upload]) -> None:
+            src, dest = pair
+            with translated(self._where(dest.key), "s3:PutObject (copy)"):
+                self.s3.copy_object(Bucket=self.bucket, Key=self.prefix + dest.key,
+                                    CopySource={"Bucket": self.bucket, "Key": self.prefix + src},
+                                    MetadataDirective="REPLACE", **self._extra(dest))
+            tick(1)
+
+        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+            list(pool.map(one, pairs))
+
+    def delete_objects(self, keys: Sequence[str]) -> list[tuple[str, str]]:
+        """DeleteObjects in batches of 1,000, checking every per-key error in each response."""
+        errors: list[tuple[str, str]] = []
+        for i in range(0, len(keys), 1000):
+            batch = keys[i : i + 1000]
+            with translated(self._where(), "s3:DeleteObject (DeleteObjects)"):
+                resp = self.s3.delete_objects(Bucket=self.bucket, Delete={
+                    "Objects": [{"Key": self.prefix + k} for k in batch], "Quiet": True})
+            for err in resp.get("Errors", []):
+                errors.append((str(err.get("Key", ""))[len(self.prefix):], f"{err.get('Code')}: {err.get('Message')}"))
+        return errors
 
     def _acl(self) -> dict[str, str]:
         return {"ACL": self.acl} if self.acl else {}

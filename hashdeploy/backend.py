@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import os
 import tempfile
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
-from .errors import RemoteError
-from .records import RESERVED
+from .errors import ConflictError, RemoteError
+from .records import RESERVED, STABLE_STORE
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,12 +40,33 @@ class Backend(Protocol):
         """Read a record under the reserved prefix, or None if it does not exist."""
         ...
 
-    def write_record(self, name: str, data: bytes) -> None:
-        """Write a record under the reserved prefix."""
+    def read_record_tag(self, name: str) -> tuple[bytes, str] | None:
+        """Read a record and the tag (ETag) a conditional write can name."""
+        ...
+
+    def write_record(self, name: str, data: bytes, *, if_match: str | None = None, if_absent: bool = False) -> str:
+        """Write a record and return its new tag; with if_match/if_absent, raise ConflictError when the
+        condition does not hold."""
+        ...
+
+    def delete_record(self, name: str) -> None:
+        """Delete a record (no error if it is gone)."""
         ...
 
     def list_keys(self) -> set[str]:
         """Every site key present (for --verify)."""
+        ...
+
+    def list_objects(self) -> dict[str, float]:
+        """Every key outside the records (stable copies under .hashdeploy/stable/ included) -> last modified."""
+        ...
+
+    def copy_objects(self, pairs: Sequence[tuple[str, Upload]], tick: Tick) -> None:
+        """Server-side copies: (source key, destination with its headers)."""
+        ...
+
+    def delete_objects(self, keys: Sequence[str]) -> list[tuple[str, str]]:
+        """Delete keys in batches; return (key, error) for every key that could not be deleted."""
         ...
 
     def upload(self, items: Sequence[Upload], tick: Tick) -> None:
@@ -101,9 +125,62 @@ class LocalBackend:
         except FileNotFoundError:
             return None
 
-    def write_record(self, name: str, data: bytes) -> None:
-        """Write .hashdeploy/<name> atomically."""
-        self._atomic_write(self._path(RESERVED + name), lambda fd: _write_all(fd, data))
+    def read_record_tag(self, name: str) -> tuple[bytes, str] | None:
+        """The record and the SHA-256 of its bytes as its tag."""
+        data = self.read_record(name)
+        return None if data is None else (data, hashlib.sha256(data).hexdigest())
+
+    def write_record(self, name: str, data: bytes, *, if_match: str | None = None, if_absent: bool = False) -> str:
+        """Write .hashdeploy/<name> atomically; conditions are checked under a directory lock."""
+        path = self._path(RESERVED + name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with _dir_lock(path.parent):
+            if if_match is not None:
+                current = self.read_record_tag(name)
+                if current is None or current[1] != if_match:
+                    raise ConflictError(f"{self.name}: .hashdeploy/{name} changed since it was read; "
+                                        "another run moved the live deploy; rerun")
+            if if_absent and path.exists():
+                raise ConflictError(f"{self.name}: .hashdeploy/{name} already exists")
+            self._atomic_write(path, lambda fd: _write_all(fd, data))
+        return hashlib.sha256(data).hexdigest()
+
+    def delete_record(self, name: str) -> None:
+        """Delete .hashdeploy/<name>."""
+        try:
+            self._path(RESERVED + name).unlink()
+        except FileNotFoundError:
+            pass
+
+    def list_objects(self) -> dict[str, float]:
+        """Every file but the records, with its modification time."""
+        out: dict[str, float] = {}
+        if not self.root.exists():
+            return out
+        for dirpath, _dirs, files in os.walk(self.root):
+            for name in files:
+                p = Path(dirpath, name)
+                key = p.relative_to(self.root).as_posix()
+                if name.startswith(".hashdeploy-") or (key.startswith(RESERVED) and not key.startswith(STABLE_STORE)):
+                    continue
+                out[key] = p.stat().st_mtime
+        return out
+
+    def copy_objects(self, pairs: Sequence[tuple[str, Upload]], tick: Tick) -> None:
+        """Copy files within the target, each through a temporary file and a rename."""
+        self.upload([replace(dest, path=self._path(src)) for src, dest in pairs], tick)
+
+    def delete_objects(self, keys: Sequence[str]) -> list[tuple[str, str]]:
+        """Remove files; collect failures."""
+        errors = []
+        for key in keys:
+            try:
+                self._path(key).unlink()
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                errors.append((key, exc.strerror or str(exc)))
+        return errors
 
     def list_keys(self) -> set[str]:
         """Every file under the root except hashdeploy's records and temporary files."""
@@ -139,6 +216,17 @@ class LocalBackend:
     def wait_invalidation(self, invalidation_id: str, timeout: float) -> bool:
         """Nothing to wait for."""
         return True
+
+
+@contextmanager
+def _dir_lock(directory: Path) -> Iterator[None]:
+    """An advisory lock that makes a check-then-write of a record atomic among local runs."""
+    fd = os.open(directory / "records.lock", os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import sys
@@ -31,6 +32,18 @@ def make_backend(cfg: Config) -> tuple[Backend, str, bool]:
                                   workers=cfg.workers, acl=cfg.acl, invalidation_patience=cfg.invalidation_patience)
     backend.check()
     return backend, backend.served_prefix(cfg.origin_path), bool(cfg.distribution_id)
+
+
+def build_dir(cfg: Config) -> Path | None:
+    """Where a deploy without --out keeps the processed site: a folder per site in the cache, so a redeploy
+    of an unchanged site skips the build (None without a cache: a temporary directory then)."""
+    if not cfg.use_cache:
+        return None
+    from .cache import default_dir
+
+    root = cfg.cache_dir if cfg.cache_dir is not None else default_dir()
+    digest = hashlib.sha256(str(cfg.site.resolve()).encode()).hexdigest()[:24]
+    return root / "sites" / digest / "site"
 
 
 def report_json(report: DeployReport) -> dict[str, Any]:
@@ -78,7 +91,7 @@ def run_deploy(cfg: Config, *, dry_run: bool, as_json: bool, quiet: bool, progre
     """Build (into --out or a temporary directory) and deploy; print the plan/report."""
     tmp = None
     try:
-        out = cfg.out
+        out = cfg.out or build_dir(cfg)
         if out is None:
             tmp = Path(tempfile.mkdtemp(prefix="hashdeploy-build-"))
             out = tmp / "site"

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from .backend import Backend, Upload
 from .config import STABLE_CACHE_CONTROL, STABLE_CDN_SUFFIX, Config
@@ -14,9 +15,21 @@ from .diff import PHASE_ASSETS, PHASE_HTML, PHASE_STABLE, Action, DeployPlan, pl
 from .errors import DeployInputError, InvalidationDeferred
 from .globs import matches
 from .invalidate import Invalidation, caller_reference, plan_invalidation
+from .lock import locked
 from .model import BuildResult, FileClass, OutputFile
 from .pipeline import Progress
-from .records import CURRENT, DeployRecord, content_hash, from_bytes, to_bytes
+from .records import (
+    CURRENT,
+    HISTORY,
+    STABLE_STORE,
+    DeployRecord,
+    content_hash,
+    from_bytes,
+    history_entry,
+    history_from_bytes,
+    history_to_bytes,
+    to_bytes,
+)
 
 
 class _Quiet:
@@ -73,9 +86,25 @@ def check_keys(files: tuple[OutputFile, ...], prefix: str) -> None:
             raise DeployInputError(f"{f.key!r}: the name holds control characters; rename the file")
 
 
-def _read_live(backend: Backend) -> DeployRecord | None:
-    data = backend.read_record(CURRENT)
-    return None if data is None else from_bytes(data, f"{backend.name}.hashdeploy/{CURRENT}")
+def read_live(backend: Backend) -> tuple[DeployRecord | None, str | None]:
+    """The live deploy's record and its tag (for an If-Match commit): one GET."""
+    found = backend.read_record_tag(CURRENT)
+    if found is None:
+        return None, None
+    return from_bytes(found[0], f"{backend.name}.hashdeploy/{CURRENT}"), found[1]
+
+
+def commit(backend: Backend, record: DeployRecord, live_tag: str | None) -> str:
+    """Make `record` the live deploy: archive it, swap current.json (If-Match), append to history."""
+    blob = to_bytes(record)
+    backend.write_record(f"deploys/{record.id}.json", blob)
+    tag = backend.write_record(CURRENT, blob, if_match=live_tag, if_absent=live_tag is None)
+    found = backend.read_record_tag(HISTORY)
+    entries = history_from_bytes(found[0] if found else None, f"{backend.name}.hashdeploy/{HISTORY}")
+    entries = [e for e in entries if e.get("id") != record.id] + [history_entry(record)]
+    backend.write_record(HISTORY, history_to_bytes(entries), if_match=found[1] if found else None,
+                         if_absent=found is None)
+    return tag
 
 
 def _uploads(actions: list[Action], root: Path) -> list[Upload]:
@@ -83,70 +112,118 @@ def _uploads(actions: list[Action], root: Path) -> list[Upload]:
             for a in actions]
 
 
+def stable_copy(sha256: str) -> str:
+    """Where the body of a stable file is kept for rollback."""
+    return STABLE_STORE + sha256
+
+
+def _plan(result: BuildResult, backend: Backend, cfg: Config, live: DeployRecord | None, cdn: bool,
+          served_prefix: str) -> tuple[DeployPlan, Invalidation, list[str], frozenset[str]]:
+    missing: frozenset[str] = frozenset()
+    present: set[str] | None = None
+    if cfg.verify and live is not None:
+        present = set(backend.list_objects())
+        missing = frozenset(k for k in live.objects if k not in present)
+    ccs = {f.key: cache_control_for(f, cfg, cdn) for f in result.files}
+    plan = plan_deploy(result.files, ccs, live, missing)
+    owed = sorted((set(live.pending_invalidation) if live else set()) | set(plan.changed_stable))
+    inv = plan_invalidation(owed, [f.key for f in result.files], served_prefix, cfg.invalidation_budget)
+    kept = {o.sha256 for o in (live.objects.values() if live else ()) if o.cls == FileClass.STABLE.value}
+    if present is not None:
+        kept = {sha for sha in kept if stable_copy(sha) in present}
+    return plan, inv, owed, frozenset(kept)
+
+
+def _upload_phases(plan: DeployPlan, root: Path, backend: Backend, kept: frozenset[str], progress: Progress) -> None:
+    """Hashed/fingerprinted objects and copies of new stable bodies first, then stable files, HTML last."""
+    changes = [a for a in plan.actions if a.action != "skip"]
+    new_bodies: dict[str, Upload] = {}
+    for a in changes:
+        if a.phase != PHASE_ASSETS and a.action == "upload" and a.file.sha256 not in kept:
+            new_bodies.setdefault(a.file.sha256, Upload(stable_copy(a.file.sha256), root / a.key,
+                                                        "application/octet-stream", "no-store", a.file.sha256,
+                                                        a.file.size))
+    for phase, label in ((PHASE_ASSETS, "assets"), (PHASE_STABLE, "stable"), (PHASE_HTML, "pages")):
+        todo = [a for a in changes if a.phase == phase]
+        extra = list(new_bodies.values()) if phase == PHASE_ASSETS else []
+        progress.start(f"uploading {label}", len(todo) + len(extra))
+        if phase == PHASE_ASSETS:
+            backend.upload(_uploads([a for a in todo if a.action == "upload"], root) + extra, progress.advance)
+        else:  # stable files are published from their kept copy: a server-side copy, no second upload
+            ups = _uploads([a for a in todo if a.action == "upload"], root)
+            backend.copy_objects([(stable_copy(u.sha256), u) for u in ups], progress.advance)
+        backend.set_headers(_uploads([a for a in todo if a.action == "headers"], root), progress.advance)
+        progress.finish()
+
+
 def deploy(result: BuildResult, root: Path, backend: Backend, cfg: Config, *, served_prefix: str = "/",
            cdn: bool = False, dry_run: bool = False, progress: Progress | None = None, invalidate: bool = True,
+           break_lock: bool = False, warn: Callable[[str], None] = lambda message: None,
            clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> DeployReport:
     """Run stages diff → upload → commit → invalidate against `backend`; a failure stops before the next stage.
 
     With invalidate=False the URLs to invalidate stay recorded as owed (watch mode coalesces bursts this way).
+    Nothing is written, not even the lock, when nothing changed.
     """
     started = time.monotonic()
     progress = progress or _Quiet()
     check_keys(result.files, getattr(backend, "prefix", ""))
     # 1. the live deploy: one GET of its record (plus a listing only with --verify)
-    live = _read_live(backend)
-    missing: frozenset[str] = frozenset()
-    if cfg.verify and live is not None:
-        present = backend.list_keys()
-        missing = frozenset(k for k in live.objects if k not in present)
+    live, tag = read_live(backend)
     # 2. the plan: an action and a reason for every object, and the URLs to invalidate
-    ccs = {f.key: cache_control_for(f, cfg, cdn) for f in result.files}
-    plan = plan_deploy(result.files, ccs, live, missing)
-    pending = set(live.pending_invalidation) if live else set()
-    owed = sorted(pending | set(plan.changed_stable))
-    inv = plan_invalidation(owed, [f.key for f in result.files], served_prefix, cfg.invalidation_budget)
+    plan, inv, owed, kept = _plan(result, backend, cfg, live, cdn, served_prefix)
     changes = [a for a in plan.actions if a.action != "skip"]
-    report = dict(target=backend.name, dry_run=dry_run, plan=plan, invalidation=inv, deploy_id=None, uploaded=0,
-                  headers=0, skipped=plan.count("skip"), bytes_uploaded=0, invalidation_id=None, warnings=())
-    if dry_run or (not changes and not plan.removed and (not owed or not invalidate)):
-        return DeployReport(**report, seconds=time.monotonic() - started)  # type: ignore[arg-type]
-    record = live
-    if changes or plan.removed or live is None:
-        # 3. upload: hashed/fingerprinted first, then stable files, HTML last
-        for phase, label in ((PHASE_ASSETS, "assets"), (PHASE_STABLE, "stable"), (PHASE_HTML, "pages")):
-            todo = [a for a in changes if a.phase == phase]
-            progress.start(f"uploading {label}", len(todo))
-            backend.upload(_uploads([a for a in todo if a.action == "upload"], root), progress.advance)
-            backend.set_headers(_uploads([a for a in todo if a.action == "headers"], root), progress.advance)
-            progress.finish()
-        # 4. commit: the record names this deploy live and the URLs still to invalidate
-        digest = content_hash(plan.objects)
-        record = DeployRecord(id=f"{clock():%Y%m%dT%H%M%SZ}-{digest[:8]}", created=clock().isoformat(),
-                              objects=plan.objects, pending_invalidation=tuple(owed),
-                              base=live.id if live else None)
-        blob = to_bytes(record)
-        backend.write_record(f"deploys/{record.id}.json", blob)
-        backend.write_record(CURRENT, blob)
-        report |= dict(deploy_id=record.id, uploaded=sum(1 for a in changes if a.action == "upload"),
-                       headers=sum(1 for a in changes if a.action == "headers"),
-                       bytes_uploaded=sum(a.file.size for a in changes if a.action == "upload"))
-    assert record is not None
-    # 5. invalidate, then clear the debt in the record
+    report: dict[str, Any] = dict(target=backend.name, dry_run=dry_run, plan=plan, invalidation=inv, deploy_id=None,
+                                  uploaded=0, headers=0, skipped=plan.count("skip"), bytes_uploaded=0,
+                                  invalidation_id=None, warnings=())
+    if dry_run or (not changes and not plan.removed and live is not None and (not owed or not invalidate)):
+        return DeployReport(**report, seconds=time.monotonic() - started)
     warnings: list[str] = []
-    if not invalidate and inv.paths:
-        report |= dict(pending=True)
-    elif inv.paths:
-        ref = caller_reference(record.base, content_hash(record.objects), inv.paths)
-        try:
-            inv_id = backend.invalidate(inv.paths, ref)
-        except InvalidationDeferred as exc:  # the deploy is committed; the debt stays recorded for the next run
-            warnings.append(str(exc))
-            report |= dict(warnings=tuple(warnings), pending=True)
-            return DeployReport(**report, seconds=time.monotonic() - started)  # type: ignore[arg-type]
-        record = replace(record, pending_invalidation=(), invalidation_id=inv_id)
-        backend.write_record(CURRENT, to_bytes(record))
-        report |= dict(invalidation_id=inv_id)
-        if inv_id and cfg.wait and not backend.wait_invalidation(inv_id, cfg.wait_timeout):
-            warnings.append(f"invalidation {inv_id} not complete after {cfg.wait_timeout:.0f} s; it goes on")
-    report |= dict(warnings=tuple(warnings))
-    return DeployReport(**report, seconds=time.monotonic() - started)  # type: ignore[arg-type]
+    with locked(backend, "deploy", break_lock=break_lock, warn=warnings.append, clock=clock):
+        again, tag = read_live(backend)
+        if (again.id if again else None) != (live.id if live else None):  # another run deployed meanwhile
+            live = again
+            plan, inv, owed, kept = _plan(result, backend, cfg, live, cdn, served_prefix)
+            changes = [a for a in plan.actions if a.action != "skip"]
+        record = live
+        if changes or plan.removed or live is None:
+            # 3. upload: hashed/fingerprinted first, then stable files, HTML last
+            _upload_phases(plan, root, backend, kept, progress)
+            # 4. commit: the record names this deploy live and the URLs still to invalidate
+            uploaded = [a for a in changes if a.action == "upload"]
+            record = DeployRecord(id=f"{clock():%Y%m%dT%H%M%SZ}-{content_hash(plan.objects)[:8]}",
+                                  created=clock().isoformat(timespec="seconds"), objects=plan.objects,
+                                  pending_invalidation=tuple(owed), base=live.id if live else None,
+                                  uploaded=len(uploaded), bytes_uploaded=sum(a.file.size for a in uploaded))
+            tag = commit(backend, record, tag)
+            report |= dict(deploy_id=record.id, uploaded=len(uploaded),
+                           headers=sum(1 for a in changes if a.action == "headers"),
+                           bytes_uploaded=record.bytes_uploaded)
+        assert record is not None
+        # 5. invalidate, then clear the debt in the record
+        report |= finish_invalidation(backend, cfg, record, tag, inv, invalidate, warnings)
+    report["warnings"] = tuple(warnings)
+    return DeployReport(**report, seconds=time.monotonic() - started)
+
+
+def finish_invalidation(backend: Backend, cfg: Config, record: DeployRecord, tag: str | None, inv: Invalidation,
+                        invalidate: bool, warnings: list[str]) -> dict[str, Any]:
+    """Send what the record owes; on success clear it from current.json (If-Match) and the archive."""
+    if not inv.paths:
+        return {}
+    if not invalidate:
+        return {"pending": True}
+    ref = caller_reference(record.base, content_hash(record.objects), inv.paths)
+    try:
+        inv_id = backend.invalidate(inv.paths, ref)
+    except InvalidationDeferred as exc:  # the deploy is committed; the debt stays recorded for the next run
+        warnings.append(str(exc))
+        return {"pending": True}
+    done = replace(record, pending_invalidation=(), invalidation_id=inv_id,
+                   invalidated=tuple(dict.fromkeys((*record.invalidated, *inv.paths))))
+    blob = to_bytes(done)
+    backend.write_record(CURRENT, blob, if_match=tag)
+    backend.write_record(f"deploys/{done.id}.json", blob)
+    if inv_id and cfg.wait and not backend.wait_invalidation(inv_id, cfg.wait_timeout):
+        warnings.append(f"invalidation {inv_id} not complete after {cfg.wait_timeout:.0f} s; it goes on")
+    return {"invalidation_id": inv_id}

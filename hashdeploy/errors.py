@@ -47,5 +47,13 @@ class InvalidationDeferred(RemoteError):
     """The CDN kept refusing the invalidation (too many in progress, throttled): the next run sends it."""
 
 
+class ConflictError(HashdeployError):
+    """A conditional write lost: another run holds the lock or moved the live deploy meanwhile."""
+
+
+class LockedError(ConflictError):
+    """Another deploy, rollback or prune holds the lock."""
+
+
 class DeployInputError(HashdeployError):
     """A key or header value cannot be sent (too long, control characters, CR/LF)."""

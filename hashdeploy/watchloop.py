@@ -62,8 +62,11 @@ class WatchSession:
                  on_cycle: Callable[[CycleResult], None] | None = None) -> None:
         if deploy_target(cfg) is None and cfg.out is None:
             raise ConfigError("Config value 'watch': needs --out DIR or a deploy target (--bucket/--target)")
-        self._tmp = None if cfg.out is not None else Path(tempfile.mkdtemp(prefix="hashdeploy-watch-"))
-        self.out: Path = cfg.out if cfg.out is not None else self._tmp / "site"  # type: ignore[operator]
+        from .commands import build_dir
+
+        out = cfg.out or build_dir(cfg)
+        self._tmp = None if out is not None else Path(tempfile.mkdtemp(prefix="hashdeploy-watch-"))
+        self.out: Path = out if out is not None else self._tmp / "site"  # type: ignore[operator]
         self.cfg = replace(cfg, out=self.out)
         self.interval = invalidation_interval
         self.stream = stream or sys.stdout

@@ -45,8 +45,9 @@ class Recorder:
                         f"<Message>{message}</Message></Error>").encode()
                 start_response(f"{status} {code}", [("Content-Type", "application/xml"),
                                                      ("Content-Length", str(len(body)))])
-                environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0) or -1) if environ.get(
-                    "CONTENT_LENGTH") else None
+                length = int(environ.get("CONTENT_LENGTH") or 0)
+                if length > 0:  # drain the body (never read(-1): that waits for the client to hang up)
+                    environ["wsgi.input"].read(length)
                 return [body]
         return self.app(environ, start_response)
 

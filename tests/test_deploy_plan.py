@@ -112,11 +112,22 @@ class CountingBackend(LocalBackend):
     def __init__(self, root: Path) -> None:
         super().__init__(root)
         self.phases: list[list[str]] = []
+        self.copying = False
 
     def upload(self, items: Sequence[Upload], tick) -> None:
-        if items:
-            self.phases.append([i.key for i in items])
+        served = [i.key for i in items if not i.key.startswith(".hashdeploy/")]
+        if served and not self.copying:
+            self.phases.append(served)
         super().upload(items, tick)
+
+    def copy_objects(self, pairs, tick) -> None:
+        if pairs:
+            self.phases.append([dest.key for _src, dest in pairs])
+        self.copying = True
+        try:
+            super().copy_objects(pairs, tick)
+        finally:
+            self.copying = False
 
 
 def test_local_target_order_and_second_deploy(tmp_path: Path) -> None:
@@ -136,4 +147,4 @@ def test_local_target_order_and_second_deploy(tmp_path: Path) -> None:
     assert uploaded == ["404", "about/index", "css/base", "css/site", "index"]
     assert report.skipped == 18
     www = {p.relative_to(tmp_path / "www").as_posix() for p in (tmp_path / "www").rglob("*") if p.is_file()}
-    assert not any(".hashdeploy-" in k for k in www), "no temporary file is left behind"
+    assert not any(".hashdeploy-" in k for k in www if not k.startswith(".hashdeploy/")), "no temporary file left"
