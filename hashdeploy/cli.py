@@ -143,8 +143,13 @@ def run(argv: list[str] | None) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run, and report expected failures as one line `ClassName: message`."""
-    debug = "--debug" in (sys.argv[1:] if argv is None else argv)
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
     try:
+        if args and args[0] in ("history", "rollback", "prune"):
+            from .lifecycle_cli import run as run_lifecycle
+
+            return run_lifecycle(list(args))
         return run(argv)
     except HashdeployError as exc:
         if debug:

@@ -107,7 +107,10 @@ def validate(cfg: Config) -> list[str]:
         errors.append(f"Config value 'max_attempts': {cfg.max_attempts} is not between 1 and 20")
     if not 1 <= cfg.invalidation_budget <= 3000:
         errors.append(f"Config value 'invalidation_budget': {cfg.invalidation_budget} is not between 1 and 3000")
-    headers: list[tuple[str, str | None]] = [("hashed_cache_control", cfg.hashed_cache_control), ("stable_cache_control", cfg.stable_cache_control)]
+    headers: list[tuple[str, str | None]] = [
+        ("hashed_cache_control", cfg.hashed_cache_control),
+        ("stable_cache_control", cfg.stable_cache_control),
+    ]
     for rule in cfg.cache_control:
         glob, sep, value = rule.partition("=")
         if not sep or not glob.strip() or not value.strip():

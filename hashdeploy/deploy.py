@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -23,6 +24,7 @@ from .records import (
     HISTORY,
     STABLE_STORE,
     DeployRecord,
+    RemoteObject,
     content_hash,
     from_bytes,
     history_entry,
@@ -112,6 +114,11 @@ def _uploads(actions: list[Action], root: Path) -> list[Upload]:
             for a in actions]
 
 
+def new_deploy_id(when: datetime, objects: dict[str, RemoteObject]) -> str:
+    """Sortable by time, naming the content, unique even for the same content within one second."""
+    return f"{when:%Y%m%dT%H%M%SZ}-{content_hash(objects)[:8]}-{os.urandom(2).hex()}"
+
+
 def stable_copy(sha256: str) -> str:
     """Where the body of a stable file is kept for rollback."""
     return STABLE_STORE + sha256
@@ -191,7 +198,7 @@ def deploy(result: BuildResult, root: Path, backend: Backend, cfg: Config, *, se
             _upload_phases(plan, root, backend, kept, progress)
             # 4. commit: the record names this deploy live and the URLs still to invalidate
             uploaded = [a for a in changes if a.action == "upload"]
-            record = DeployRecord(id=f"{clock():%Y%m%dT%H%M%SZ}-{content_hash(plan.objects)[:8]}",
+            record = DeployRecord(id=new_deploy_id(clock(), plan.objects),
                                   created=clock().isoformat(timespec="seconds"), objects=plan.objects,
                                   pending_invalidation=tuple(owed), base=live.id if live else None,
                                   uploaded=len(uploaded), bytes_uploaded=sum(a.file.size for a in uploaded))

@@ -189,7 +189,7 @@ def _is_pattern_stable(state: _State, key: str) -> bool:
 
 def _name_leaves(state: _State) -> None:
     """Files without references of their own are named from their bytes before anything points at them."""
-    for key, why in state.plan.renamable.items():
+    for key in state.plan.renamable:
         if key in state.refs and state.refs[key]:
             continue
         if key in state.plan.fingerprint_like:
