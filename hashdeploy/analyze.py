@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import replace
@@ -94,7 +95,9 @@ def _parse_misses(misses: list[tuple[Asset, str]], jobs: int, tick: Tick) -> dic
             tick(1)
         return results
     batches = [items[i : i + _BATCH] for i in range(0, len(items), _BATCH)]
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("fork")) as pool:
+    # fork is the fast start, but forking a process that runs other threads (mkdocs serve, a watch) can deadlock
+    context = get_context("fork" if threading.active_count() == 1 else "forkserver")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
         for done in pool.map(_parse_batch, batches):
             for key, parsed in done:
                 results[key] = parsed

@@ -53,6 +53,7 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--wait-timeout", type=float, help="seconds --wait waits at most (900)")
     d.add_argument("--acl", help="canned ACL for every object (default: none; ACL-disabled buckets reject ACLs)")
     d.add_argument("--origin-path", help="the distribution's origin path (default: read from the distribution)")
+    d.add_argument("--break-lock", action="store_true", help="remove a lock left by a deploy that died elsewhere")
     w = p.add_argument_group("watch")
     w.add_argument("--watch", action="store_true", help="deploy, then redeploy after every change (needs --out or a target)")
     w.add_argument("--quiet-period", type=float, default=1.0, metavar="S",
@@ -122,7 +123,8 @@ def run(argv: list[str] | None) -> int:
     if deploy_target(cfg) is not None:
         from .commands import run_deploy
 
-        return run_deploy(cfg, dry_run=args.dry_run, as_json=args.json, quiet=args.quiet, progress=bar)
+        return run_deploy(cfg, dry_run=args.dry_run, as_json=args.json, quiet=args.quiet, progress=bar,
+                          break_lock=args.break_lock)
     result = build(cfg, dry_run=args.dry_run, progress=bar)
     seconds = time.monotonic() - started
     if args.json:

@@ -87,7 +87,8 @@ def summary_line(report: DeployReport) -> str:
             f"{report.headers} headers updated, {report.skipped} skipped; {inv_text}; {report.seconds:.2f} s")
 
 
-def run_deploy(cfg: Config, *, dry_run: bool, as_json: bool, quiet: bool, progress: Progress) -> int:
+def run_deploy(cfg: Config, *, dry_run: bool, as_json: bool, quiet: bool, progress: Progress,
+               break_lock: bool = False) -> int:
     """Build (into --out or a temporary directory) and deploy; print the plan/report."""
     tmp = None
     try:
@@ -99,7 +100,8 @@ def run_deploy(cfg: Config, *, dry_run: bool, as_json: bool, quiet: bool, progre
 
         result = build(replace(cfg, out=out), dry_run=dry_run, progress=progress)
         backend, served, cdn = make_backend(cfg)
-        report = deploy(result, out, backend, cfg, served_prefix=served, cdn=cdn, dry_run=dry_run, progress=progress)
+        report = deploy(result, out, backend, cfg, served_prefix=served, cdn=cdn, dry_run=dry_run, progress=progress,
+                        break_lock=break_lock)
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -109,7 +109,7 @@ def build(cfg: Config, *, dry_run: bool = False, progress: Progress | None = Non
         fresh = load_fresh(cache_dir, target, digest)
         if fresh is not None:
             if cfg.strict and fresh.warnings:
-                raise StrictModeError(f"{len(fresh.warnings)} warning(s) under --strict; first: {fresh.warnings[0]}")
+                raise StrictModeError(f"{len(fresh.warnings)} warning(s) in strict mode; first: {fresh.warnings[0]}")
             return fresh
     n_text = sum(1 for a in assets if _is_text(a.key))
     progress.start("parsing", n_text)
@@ -120,7 +120,7 @@ def build(cfg: Config, *, dry_run: bool = False, progress: Progress | None = Non
     refs, more = resolve_refs(parsed, keys, cfg)
     warnings += more
     if cfg.strict and warnings:
-        raise StrictModeError(f"{len(warnings)} warning(s) under --strict; first: {warnings[0]}")
+        raise StrictModeError(f"{len(warnings)} warning(s) in strict mode; first: {warnings[0]}")
     # 4. plan: which files may be renamed, in which order
     from .refs import kind_of
 

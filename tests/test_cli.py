@@ -112,7 +112,7 @@ def test_missing_reference_warns_and_strict_fails(run, site, tmp_path: Path) -> 
     assert "warning: index.html:2: img[src] → gone.png (no such file in the site); left unchanged" in err
     before = read_tree(root)
     code, out, err = run(root, "--strict")
-    assert code == 1 and err.startswith("StrictModeError: 2 warning(s) under --strict; first: css/a.css:1:")
+    assert code == 1 and err.startswith("StrictModeError: 2 warning(s) in strict mode; first: css/a.css:1:")
     assert read_tree(root) == before
 
 
