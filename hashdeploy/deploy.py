@@ -125,9 +125,8 @@ def stable_copy(sha256: str) -> str:
 
 
 def _plan(result: BuildResult, backend: Backend, cfg: Config, live: DeployRecord | None, cdn: bool,
-          served_prefix: str) -> tuple[DeployPlan, Invalidation, list[str], frozenset[str]]:
+          served_prefix: str) -> tuple[DeployPlan, Invalidation, list[str]]:
     missing: frozenset[str] = frozenset()
-    present: set[str] | None = None
     if cfg.verify and live is not None:
         present = set(backend.list_objects())
         missing = frozenset(k for k in live.objects if k not in present)
@@ -135,30 +134,37 @@ def _plan(result: BuildResult, backend: Backend, cfg: Config, live: DeployRecord
     plan = plan_deploy(result.files, ccs, live, missing)
     owed = sorted((set(live.pending_invalidation) if live else set()) | set(plan.changed_stable))
     inv = plan_invalidation(owed, [f.key for f in result.files], served_prefix, cfg.invalidation_budget)
-    kept = {o.sha256 for o in (live.objects.values() if live else ()) if o.cls == FileClass.STABLE.value}
-    if present is not None:
-        kept = {sha for sha in kept if stable_copy(sha) in present}
-    return plan, inv, owed, frozenset(kept)
+    return plan, inv, owed
 
 
-def _upload_phases(plan: DeployPlan, root: Path, backend: Backend, kept: frozenset[str], progress: Progress) -> None:
-    """Hashed/fingerprinted objects and copies of new stable bodies first, then stable files, HTML last."""
+def preserve(backend: Backend, keys: list[str], live: DeployRecord | None, tick: Callable[[int], None]) -> None:
+    """Before stable files are overwritten, copy their live bodies to .hashdeploy/stable/<sha256> for rollback.
+
+    Bodies are kept lazily, when replaced, so a first deploy costs no extra request.
+    """
+    if live is None:
+        return
+    pairs = []
+    for key in keys:
+        old = live.objects.get(key)
+        if old is not None and old.cls == FileClass.STABLE.value:
+            pairs.append((key, Upload(stable_copy(old.sha256), Path(), "application/octet-stream", "no-store",
+                                      old.sha256, old.size)))
+    unique = list({dest.key: (src, dest) for src, dest in pairs}.values())
+    backend.copy_objects(unique, tick)
+
+
+def _upload_phases(plan: DeployPlan, root: Path, backend: Backend, live: DeployRecord | None,
+                   progress: Progress) -> None:
+    """Hashed/fingerprinted objects first, then (after keeping the bodies they replace) stable files, HTML last."""
     changes = [a for a in plan.actions if a.action != "skip"]
-    new_bodies: dict[str, Upload] = {}
-    for a in changes:
-        if a.phase != PHASE_ASSETS and a.action == "upload" and a.file.sha256 not in kept:
-            new_bodies.setdefault(a.file.sha256, Upload(stable_copy(a.file.sha256), root / a.key,
-                                                        "application/octet-stream", "no-store", a.file.sha256,
-                                                        a.file.size))
+    replaced = [a.key for a in changes if a.phase != PHASE_ASSETS and a.action == "upload" and a.reason == "changed"]
     for phase, label in ((PHASE_ASSETS, "assets"), (PHASE_STABLE, "stable"), (PHASE_HTML, "pages")):
         todo = [a for a in changes if a.phase == phase]
-        extra = list(new_bodies.values()) if phase == PHASE_ASSETS else []
-        progress.start(f"uploading {label}", len(todo) + len(extra))
-        if phase == PHASE_ASSETS:
-            backend.upload(_uploads([a for a in todo if a.action == "upload"], root) + extra, progress.advance)
-        else:  # stable files are published from their kept copy: a server-side copy, no second upload
-            ups = _uploads([a for a in todo if a.action == "upload"], root)
-            backend.copy_objects([(stable_copy(u.sha256), u) for u in ups], progress.advance)
+        progress.start(f"uploading {label}", len(todo) + (len(replaced) if phase == PHASE_STABLE else 0))
+        if phase == PHASE_STABLE:
+            preserve(backend, replaced, live, progress.advance)
+        backend.upload(_uploads([a for a in todo if a.action == "upload"], root), progress.advance)
         backend.set_headers(_uploads([a for a in todo if a.action == "headers"], root), progress.advance)
         progress.finish()
 
@@ -178,7 +184,7 @@ def deploy(result: BuildResult, root: Path, backend: Backend, cfg: Config, *, se
     # 1. the live deploy: one GET of its record (plus a listing only with --verify)
     live, tag = read_live(backend)
     # 2. the plan: an action and a reason for every object, and the URLs to invalidate
-    plan, inv, owed, kept = _plan(result, backend, cfg, live, cdn, served_prefix)
+    plan, inv, owed = _plan(result, backend, cfg, live, cdn, served_prefix)
     changes = [a for a in plan.actions if a.action != "skip"]
     report: dict[str, Any] = dict(target=backend.name, dry_run=dry_run, plan=plan, invalidation=inv, deploy_id=None,
                                   uploaded=0, headers=0, skipped=plan.count("skip"), bytes_uploaded=0,
@@ -190,12 +196,12 @@ def deploy(result: BuildResult, root: Path, backend: Backend, cfg: Config, *, se
         again, tag = read_live(backend)
         if (again.id if again else None) != (live.id if live else None):  # another run deployed meanwhile
             live = again
-            plan, inv, owed, kept = _plan(result, backend, cfg, live, cdn, served_prefix)
+            plan, inv, owed = _plan(result, backend, cfg, live, cdn, served_prefix)
             changes = [a for a in plan.actions if a.action != "skip"]
         record = live
         if changes or plan.removed or live is None:
             # 3. upload: hashed/fingerprinted first, then stable files, HTML last
-            _upload_phases(plan, root, backend, kept, progress)
+            _upload_phases(plan, root, backend, live, progress)
             # 4. commit: the record names this deploy live and the URLs still to invalidate
             uploaded = [a for a in changes if a.action == "upload"]
             record = DeployRecord(id=new_deploy_id(clock(), plan.objects),

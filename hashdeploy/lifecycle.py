@@ -11,7 +11,7 @@ from typing import Any
 
 from .backend import Backend, Upload
 from .config import Config
-from .deploy import commit, finish_invalidation, new_deploy_id, read_live, stable_copy
+from .deploy import commit, finish_invalidation, new_deploy_id, preserve, read_live, stable_copy
 from .errors import ConfigError, ConflictError, HashdeployError
 from .invalidate import Invalidation, plan_invalidation
 from .lock import locked
@@ -101,7 +101,9 @@ def rollback(backend: Backend, cfg: Config, target_id: str | None = None, *, ser
         raise RollbackError(f"deploy {target_id} cannot be restored: {len(gone)} of its assets were pruned "
                             f"(first: {gone[0]}); pick a newer deploy")
     restore = sorted(k for k, o in target.objects.items() if o.cls == STABLE and _differs(o, live.objects.get(k)))
-    lost = [k for k in restore if stable_copy(target.objects[k].sha256) not in present]
+    # a body still live at its key only needs its headers put back; any other comes from the kept copies
+    in_place = {k for k in restore if k in live.objects and live.objects[k].sha256 == target.objects[k].sha256}
+    lost = [k for k in restore if k not in in_place and stable_copy(target.objects[k].sha256) not in present]
     if lost:
         raise RollbackError(f"deploy {target_id} cannot be restored: the kept copy of {lost[0]} was pruned "
                             f"({len(lost)} file(s)); pick a newer deploy")
@@ -115,10 +117,12 @@ def rollback(backend: Backend, cfg: Config, target_id: str | None = None, *, ser
         again, tag = read_live(backend)
         if again is None or again.id != live.id:
             raise ConflictError(f"{backend.name}: another run changed the live deploy meanwhile; rerun the rollback")
+        # keep what is live now (so rolling forward works), then other stable files first, pages last
+        preserve(backend, [k for k in restore if k not in in_place], live, lambda n: None)
         pages = [k for k in restore if target.objects[k].content_type.startswith("text/html")]
-        for keys in ([k for k in restore if k not in pages], pages):  # other stable files first, pages last
-            backend.copy_objects([(stable_copy(target.objects[k].sha256), _upload(k, target)) for k in keys],
-                                 lambda n: None)
+        for keys in ([k for k in restore if k not in pages], pages):
+            backend.copy_objects([(k if k in in_place else stable_copy(target.objects[k].sha256), _upload(k, target))
+                                  for k in keys], lambda n: None)
         record = DeployRecord(id=new_deploy_id(clock(), target.objects),
                               created=clock().isoformat(timespec="seconds"), objects=dict(target.objects),
                               pending_invalidation=tuple(restore), base=live.id, kind="rollback",

@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+import io
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
 
 from moto.server import DomainDispatcherApplication, ThreadedMotoServer, create_backend_app
 from werkzeug.serving import make_server
 
-# fault(method, path, headers) -> None to pass through, or (status, code, message) to fail the request
-Fault = Callable[[str, str, dict[str, str]], tuple[int, str, str] | None]
+
+@dataclass(frozen=True)
+class Reply:
+    """A complete response a hook sends instead of moto's: any status, body and headers (e.g. a DeleteObjects
+    200 whose body lists per-key <Error> entries)."""
+
+    status: int
+    body: bytes = b""
+    content_type: str = "application/xml"
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+# fault(method, path, headers) -> None to pass through, (status, code, message) to fail the request with an S3-style
+# XML error, or a Reply for a full custom response
+Fault = Callable[[str, str, dict[str, str]], "tuple[int, str, str] | Reply | None"]
 
 
 @dataclass
@@ -20,36 +35,59 @@ class Request:
     path: str
     query: str
     headers: dict[str, str]
+    body: bytes = b""  # read only while an `intercept` hook is set
+
+
+# intercept(request with its body) -> same answers as a Fault; consulted before `fault`
+Intercept = Callable[[Request], "tuple[int, str, str] | Reply | None"]
+
+
+def _error_reply(status: int, code: str, message: str) -> tuple[str, bytes]:
+    body = (f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code>'
+            f"<Message>{message}</Message></Error>").encode()
+    return f"{status} {code}", body
 
 
 @dataclass
 class Recorder:
-    """WSGI middleware: logs requests and applies the current fault hook."""
+    """WSGI middleware: logs requests and applies the current fault hooks."""
 
     app: Any
     log: list[Request] = field(default_factory=list)
     fault: Fault | None = None
+    intercept: Intercept | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         headers = {k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")}
         req = Request(environ["REQUEST_METHOD"], environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", ""), headers)
         with self.lock:
+            fault, intercept = self.fault, self.intercept
+        drained = False
+        if intercept is not None:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            if length > 0:  # read exactly the body (never read(-1)), then hand moto an equal stream
+                req.body = environ["wsgi.input"].read(length)
+                environ["wsgi.input"] = io.BytesIO(req.body)
+            drained = True
+        with self.lock:
             self.log.append(req)
-            fault = self.fault
-        if fault is not None:
+        hit = intercept(req) if intercept is not None else None
+        if hit is None and fault is not None:
             hit = fault(req.method, req.path, headers)
-            if hit is not None:
-                status, code, message = hit
-                body = (f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code>'
-                        f"<Message>{message}</Message></Error>").encode()
-                start_response(f"{status} {code}", [("Content-Type", "application/xml"),
-                                                     ("Content-Length", str(len(body)))])
-                length = int(environ.get("CONTENT_LENGTH") or 0)
-                if length > 0:  # drain the body (never read(-1): that waits for the client to hang up)
-                    environ["wsgi.input"].read(length)
-                return [body]
-        return self.app(environ, start_response)
+        if hit is None:
+            return self.app(environ, start_response)
+        if isinstance(hit, Reply):
+            status = f"{hit.status} {HTTPStatus(hit.status).phrase}"
+            body, extra = hit.body, [("Content-Type", hit.content_type), *hit.headers]
+        else:
+            status, body = _error_reply(*hit)
+            extra = [("Content-Type", "application/xml")]
+        start_response(status, [*extra, ("Content-Length", str(len(body)))])
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        if length > 0 and not drained:  # drain the body (never read(-1): that waits for the client to hang up)
+            environ["wsgi.input"].read(length)
+        return [body]
 
     def clear(self) -> None:
         with self.lock:

@@ -121,8 +121,9 @@ class CountingBackend(LocalBackend):
         super().upload(items, tick)
 
     def copy_objects(self, pairs, tick) -> None:
-        if pairs:
-            self.phases.append([dest.key for _src, dest in pairs])
+        served = [dest.key for _src, dest in pairs if not dest.key.startswith(".hashdeploy/")]
+        if served:
+            self.phases.append(served)
         self.copying = True
         try:
             super().copy_objects(pairs, tick)
