@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import bisect
-import html
 import re
 import warnings as _pywarnings
 from collections.abc import Iterator
@@ -13,6 +12,7 @@ from bs4.filter import ElementFilter
 
 from .model import RefKind
 from .refs_css import css_urls
+from .urls import html_value as html_value  # re-exported for callers that parse HTML
 
 SUB, NAV = RefKind.SUB, RefKind.NAV
 _SUB_RELS = frozenset(
@@ -258,8 +258,3 @@ def html_refs(
             line = bisect.bisect_right(line_starts, s)
             found.append((s, e, kind, context, line, sri))
     return found, base_href, warnings
-
-
-def html_value(raw: str) -> str:
-    """Decode an attribute value as the browser sees it (character references)."""
-    return html.unescape(raw) if "&" in raw else raw

@@ -7,8 +7,7 @@ from collections.abc import Callable, Mapping
 from .model import Parsed, Ref, RefKind
 from .refs import encode, json_unescape
 from .refs_css import css_unescape
-from .refs_html import html_value
-from .urls import plain_decode, rewrite_url
+from .urls import html_value, plain_decode, rewrite_url
 
 
 def unescape_for(context: str) -> Callable[[str], str]:

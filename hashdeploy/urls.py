@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import posixpath
 import re
 from collections.abc import Callable
@@ -106,3 +107,8 @@ def rewrite_url(raw: str, old_key: str, new_key: str, decode: Callable[[str], st
 def plain_decode(seg: str) -> str:
     """Percent-decode a URL segment."""
     return unquote(seg) if "%" in seg else seg
+
+
+def html_value(raw: str) -> str:
+    """Decode an attribute value as the browser sees it (character references)."""
+    return html.unescape(raw) if "&" in raw else raw
