@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -218,3 +219,20 @@ def test_in_place_with_relative_path(run, site, monkeypatch: pytest.MonkeyPatch)
     code, _, err = run("site")
     assert code == 0, err
     assert "a.png" not in read_tree(root)
+
+
+def test_progress_bar_on_a_terminal_only() -> None:
+    from hashdeploy.progress import MIN_TOTAL, Bar
+
+    out = io.StringIO()
+    bar = Bar(stream=out, enabled=True)
+    bar.start("parsing", MIN_TOTAL)
+    bar.advance(MIN_TOTAL)
+    bar.finish()
+    assert f"parsing    [{'#' * 30}] {MIN_TOTAL}/{MIN_TOTAL}" in out.getvalue()
+    quiet = io.StringIO()
+    bar = Bar(stream=quiet)  # a StringIO is not a TTY, as in CI
+    bar.start("parsing", MIN_TOTAL)
+    bar.advance(MIN_TOTAL)
+    bar.finish()
+    assert quiet.getvalue() == ""

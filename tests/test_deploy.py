@@ -164,3 +164,45 @@ def test_many_changed_pages_collapse_to_wildcards(run, aws: AwsWorld, tmp_path: 
     assert inv["paths"] == [f"/sec{s}/*" for s in range(7)]
     assert inv["billed_paths"] == 7 and inv["flushed_unchanged"] == 0
     assert doc["uploaded"] == 3500
+
+
+def test_verify_repairs_drift(run, aws: AwsWorld, tmp_path: Path) -> None:
+    site = small_site(tmp_path)
+    assert deploy(run, aws, site)[0] == 0
+    lost = next(k for k in aws.objects() if k.startswith("img/logo."))
+    aws.s3.delete_object(Bucket=aws.bucket, Key=lost)
+    code, doc, _ = deploy(run, aws, site)
+    assert code == 0 and doc["uploaded"] == 0, "without --verify the record is trusted"
+    code, doc, _ = deploy(run, aws, site, "--verify")
+    assert code == 0 and [(a["key"], a["reason"]) for a in doc["plan"] if a["action"] == "upload"] == [
+        (lost, "missing: the record lists it but the bucket lacks it")]
+    assert lost in aws.objects()
+
+
+def test_wait_polls_until_complete(run, aws: AwsWorld, tmp_path: Path) -> None:
+    site = small_site(tmp_path)
+    assert deploy(run, aws, site)[0] == 0
+    (site / "robots.txt").write_text("changed")
+    aws.recorder.clear()
+    code, doc, err = deploy(run, aws, site, "--wait", "--wait-timeout", "30")
+    assert code == 0 and doc["warnings"] == [], err
+    polls = [r for r in aws.recorder.log if r.method == "GET" and "/invalidation/" in r.path]
+    assert len(polls) >= 1, "moto answers COMPLETED in capitals: compared case-insensitively"
+
+
+def test_large_file_goes_multipart(run, aws: AwsWorld, tmp_path: Path) -> None:
+    site = write_tree(tmp_path / "big", {"index.html": '<video src="v.mp4"></video>'})
+    with open(site / "v.mp4", "wb") as f:
+        f.write(bytes(range(256)) * (80 * 1024))  # 20 MiB
+    code, doc, err = deploy(run, aws, site)
+    assert code == 0, err
+    assert any(r.method == "POST" and "uploads" in r.query for r in aws.recorder.log), "CreateMultipartUpload"
+    key = next(k for k in aws.objects() if k.endswith(".mp4"))
+    assert aws.head(key)["ContentLength"] == 20 * 1024 * 1024
+
+
+def test_control_characters_in_a_name_are_refused(run, aws: AwsWorld, tmp_path: Path) -> None:
+    site = write_tree(tmp_path / "ctl", {"index.html": "<p>", "bad\x01name.txt": "x"})
+    code, _, err = run(site, "--bucket", aws.bucket)
+    assert code == 1 and "holds control characters; rename the file" in err
+    assert aws.recorder.writes() == []
