@@ -98,7 +98,8 @@ def run_deploy(cfg: Config, *, dry_run: bool, as_json: bool, quiet: bool, progre
             out = tmp / "site"
         from dataclasses import replace
 
-        result = build(replace(cfg, out=out), dry_run=dry_run, progress=progress)
+        # the cache's build directory is only read by this deploy: update it in place
+        result = build(replace(cfg, out=out), dry_run=dry_run, progress=progress, update=cfg.out is None)
         backend, served, cdn = make_backend(cfg)
         report = deploy(result, out, backend, cfg, served_prefix=served, cdn=cdn, dry_run=dry_run, progress=progress,
                         break_lock=break_lock)

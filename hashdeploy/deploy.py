@@ -96,17 +96,34 @@ def read_live(backend: Backend) -> tuple[DeployRecord | None, str | None]:
     return from_bytes(found[0], f"{backend.name}.hashdeploy/{CURRENT}"), found[1]
 
 
-def commit(backend: Backend, record: DeployRecord, live_tag: str | None) -> str:
+def commit(backend: Backend, record: DeployRecord, live_tag: str | None, previous: DeployRecord | None) -> str:
     """Make `record` the live deploy: archive it, swap current.json (If-Match), append to history."""
     blob = to_bytes(record)
     backend.write_record(f"deploys/{record.id}.json", blob)
     tag = backend.write_record(CURRENT, blob, if_match=live_tag, if_absent=live_tag is None)
+    record_history(backend, [r for r in (previous, record) if r is not None])
+    return tag
+
+
+def record_history(backend: Backend, records: list[DeployRecord]) -> None:
+    """Append the records' lines to history.json; one missing because a run died after its commit comes first."""
     found = backend.read_record_tag(HISTORY)
     entries = history_from_bytes(found[0] if found else None, f"{backend.name}.hashdeploy/{HISTORY}")
-    entries = [e for e in entries if e.get("id") != record.id] + [history_entry(record)]
-    backend.write_record(HISTORY, history_to_bytes(entries), if_match=found[1] if found else None,
+    known = {e.get("id") for e in entries}
+    missing = [history_entry(r) for r in records if r.id not in known]
+    if not missing:
+        return
+    backend.write_record(HISTORY, history_to_bytes(entries + missing), if_match=found[1] if found else None,
                          if_absent=found is None)
-    return tag
+
+
+def mark_dirty(backend: Backend, live: DeployRecord | None, tag: str | None, keys: list[str]) -> str | None:
+    """Before stable files are overwritten, note them in current.json: if the run dies, the next one knows
+    that their bytes may no longer be what the record says."""
+    if live is None or not keys:
+        return tag
+    dirty = tuple(sorted(set(live.dirty) | set(keys)))
+    return backend.write_record(CURRENT, to_bytes(replace(live, dirty=dirty)), if_match=tag)
 
 
 def _uploads(actions: list[Action], root: Path) -> list[Upload]:
@@ -147,26 +164,32 @@ def preserve(backend: Backend, keys: list[str], live: DeployRecord | None, tick:
     pairs = []
     for key in keys:
         old = live.objects.get(key)
-        if old is not None and old.cls == FileClass.STABLE.value:
+        # a key an interrupted run may have overwritten holds unknown bytes: its body was kept back then
+        if old is not None and old.cls == FileClass.STABLE.value and key not in live.dirty:
             pairs.append((key, Upload(stable_copy(old.sha256), Path(), "application/octet-stream", "no-store",
                                       old.sha256, old.size)))
     unique = list({dest.key: (src, dest) for src, dest in pairs}.values())
     backend.copy_objects(unique, tick)
 
 
-def _upload_phases(plan: DeployPlan, root: Path, backend: Backend, live: DeployRecord | None,
-                   progress: Progress) -> None:
-    """Hashed/fingerprinted objects first, then (after keeping the bodies they replace) stable files, HTML last."""
+def _upload_phases(plan: DeployPlan, root: Path, backend: Backend, live: DeployRecord | None, tag: str | None,
+                   progress: Progress) -> str | None:
+    """Hashed/fingerprinted objects first, then (after keeping the bodies they replace and noting the keys
+    as dirty) stable files, HTML last. Returns the tag of current.json."""
     changes = [a for a in plan.actions if a.action != "skip"]
-    replaced = [a.key for a in changes if a.phase != PHASE_ASSETS and a.action == "upload" and a.reason == "changed"]
+    stable = [a.key for a in changes if a.phase != PHASE_ASSETS]
+    # bodies about to be replaced, and those of stable files leaving the record, are kept for rollback
+    replaced = [a.key for a in changes if a.phase != PHASE_ASSETS and a.action == "upload"] + list(plan.removed)
     for phase, label in ((PHASE_ASSETS, "assets"), (PHASE_STABLE, "stable"), (PHASE_HTML, "pages")):
         todo = [a for a in changes if a.phase == phase]
         progress.start(f"uploading {label}", len(todo) + (len(replaced) if phase == PHASE_STABLE else 0))
         if phase == PHASE_STABLE:
             preserve(backend, replaced, live, progress.advance)
+            tag = mark_dirty(backend, live, tag, stable)
         backend.upload(_uploads([a for a in todo if a.action == "upload"], root), progress.advance)
         backend.set_headers(_uploads([a for a in todo if a.action == "headers"], root), progress.advance)
         progress.finish()
+    return tag
 
 
 def deploy(result: BuildResult, root: Path, backend: Backend, cfg: Config, *, served_prefix: str = "/",
@@ -201,17 +224,19 @@ def deploy(result: BuildResult, root: Path, backend: Backend, cfg: Config, *, se
         record = live
         if changes or plan.removed or live is None:
             # 3. upload: hashed/fingerprinted first, then stable files, HTML last
-            _upload_phases(plan, root, backend, live, progress)
+            tag = _upload_phases(plan, root, backend, live, tag, progress)
             # 4. commit: the record names this deploy live and the URLs still to invalidate
             uploaded = [a for a in changes if a.action == "upload"]
             record = DeployRecord(id=new_deploy_id(clock(), plan.objects),
                                   created=clock().isoformat(timespec="seconds"), objects=plan.objects,
                                   pending_invalidation=tuple(owed), base=live.id if live else None,
                                   uploaded=len(uploaded), bytes_uploaded=sum(a.file.size for a in uploaded))
-            tag = commit(backend, record, tag)
+            tag = commit(backend, record, tag, live)
             report |= dict(deploy_id=record.id, uploaded=len(uploaded),
                            headers=sum(1 for a in changes if a.action == "headers"),
                            bytes_uploaded=record.bytes_uploaded)
+        else:
+            record_history(backend, [live])  # a run that died after its commit left no history line
         assert record is not None
         # 5. invalidate, then clear the debt in the record
         report |= finish_invalidation(backend, cfg, record, tag, inv, invalidate, warnings)

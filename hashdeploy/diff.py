@@ -48,6 +48,7 @@ def plan_deploy(files: tuple[OutputFile, ...], cache_controls: dict[str, str], l
                 missing: frozenset[str] = frozenset()) -> DeployPlan:
     """Decide each object's action against the live record; `missing` holds keys found absent by --verify."""
     remote = live.objects if live else {}
+    dirty = set(live.dirty) if live else set()
     actions = []
     changed_stable = []
     objects: dict[str, RemoteObject] = {}
@@ -57,6 +58,8 @@ def plan_deploy(files: tuple[OutputFile, ...], cache_controls: dict[str, str], l
         old = remote.get(f.key)
         if f.key in missing:
             act, why = "upload", "missing: the record lists it but the bucket lacks it"
+        elif f.key in dirty:
+            act, why = "upload", "changed: an interrupted run may have replaced it"
         elif old is None:
             act, why = "upload", "new"
         elif f.cls is not FileClass.STABLE and old.sha256 == f.sha256:
@@ -68,10 +71,11 @@ def plan_deploy(files: tuple[OutputFile, ...], cache_controls: dict[str, str], l
             act, why = "headers", "headers changed"
         else:
             act, why = "skip", "unchanged"
-        if f.cls is FileClass.STABLE and old is not None and act != "skip":
+        if f.cls is FileClass.STABLE and (old is not None or f.key in dirty) and act != "skip":
             changed_stable.append(f.key)
         actions.append(Action(f.key, act, why, phase_of(f), f, cc))
     local = {f.key for f in files}
     removed = tuple(sorted(k for k, o in remote.items() if k not in local))
     changed_stable += [k for k in removed if remote[k].cls == FileClass.STABLE.value]
+    changed_stable += [k for k in dirty if k not in local and k not in remote]  # written by a killed run only
     return DeployPlan(tuple(actions), removed, tuple(sorted(changed_stable)), objects)

@@ -11,7 +11,7 @@ from typing import Any
 
 from .backend import Backend, Upload
 from .config import Config
-from .deploy import commit, finish_invalidation, new_deploy_id, preserve, read_live, stable_copy
+from .deploy import commit, finish_invalidation, mark_dirty, new_deploy_id, preserve, read_live, stable_copy
 from .errors import ConfigError, ConflictError, HashdeployError
 from .invalidate import Invalidation, plan_invalidation
 from .lock import locked
@@ -100,14 +100,18 @@ def rollback(backend: Backend, cfg: Config, target_id: str | None = None, *, ser
     if gone:
         raise RollbackError(f"deploy {target_id} cannot be restored: {len(gone)} of its assets were pruned "
                             f"(first: {gone[0]}); pick a newer deploy")
-    restore = sorted(k for k, o in target.objects.items() if o.cls == STABLE and _differs(o, live.objects.get(k)))
+    dirty = set(live.dirty)  # keys an interrupted run may have overwritten: their bytes are unknown
+    restore = sorted(k for k, o in target.objects.items()
+                     if o.cls == STABLE and (k in dirty or _differs(o, live.objects.get(k))))
     # a body still live at its key only needs its headers put back; any other comes from the kept copies
-    in_place = {k for k in restore if k in live.objects and live.objects[k].sha256 == target.objects[k].sha256}
+    in_place = {k for k in restore
+                if k not in dirty and k in live.objects and live.objects[k].sha256 == target.objects[k].sha256}
     lost = [k for k in restore if k not in in_place and stable_copy(target.objects[k].sha256) not in present]
     if lost:
         raise RollbackError(f"deploy {target_id} cannot be restored: the kept copy of {lost[0]} was pruned "
                             f"({len(lost)} file(s)); pick a newer deploy")
-    inv = plan_invalidation(restore, list(target.objects), served_prefix, cfg.invalidation_budget)
+    owed = sorted(set(restore) | set(live.pending_invalidation) | (dirty - set(target.objects)))
+    inv = plan_invalidation(owed, list(target.objects), served_prefix, cfg.invalidation_budget)
     report = dict(target_id=target_id, deploy_id=None, restored=tuple(restore), invalidation=inv,
                   invalidation_id=None, warnings=(), dry_run=dry_run)
     if dry_run:
@@ -119,15 +123,16 @@ def rollback(backend: Backend, cfg: Config, target_id: str | None = None, *, ser
             raise ConflictError(f"{backend.name}: another run changed the live deploy meanwhile; rerun the rollback")
         # keep what is live now (so rolling forward works), then other stable files first, pages last
         preserve(backend, [k for k in restore if k not in in_place], live, lambda n: None)
+        tag = mark_dirty(backend, live, tag, restore)
         pages = [k for k in restore if target.objects[k].content_type.startswith("text/html")]
         for keys in ([k for k in restore if k not in pages], pages):
             backend.copy_objects([(k if k in in_place else stable_copy(target.objects[k].sha256), _upload(k, target))
                                   for k in keys], lambda n: None)
         record = DeployRecord(id=new_deploy_id(clock(), target.objects),
                               created=clock().isoformat(timespec="seconds"), objects=dict(target.objects),
-                              pending_invalidation=tuple(restore), base=live.id, kind="rollback",
+                              pending_invalidation=tuple(owed), base=live.id, kind="rollback",
                               rollback_of=target_id, uploaded=len(restore))
-        tag = commit(backend, record, tag)
+        tag = commit(backend, record, tag, live)
         done = finish_invalidation(backend, cfg, record, tag, inv, True, warnings)
     return RollbackReport(**(report | dict(deploy_id=record.id, warnings=tuple(warnings),  # type: ignore[arg-type]
                                            invalidation_id=done.get("invalidation_id"))))

@@ -56,7 +56,9 @@ def locked(backend: Backend, operation: str, *, break_lock: bool = False,
     except ConflictError:
         raw = backend.read_record(LOCK)
         other = json.loads(raw) if raw else {}
-        stale = other.get("host") == me["host"] and isinstance(other.get("pid"), int) and not _alive(other["pid"])
+        same_host = other.get("host") == me["host"] and isinstance(other.get("pid"), int)
+        # a dead process's lock, or our own left by a release that failed (watch mode runs cycle after cycle)
+        stale = same_host and (other["pid"] == me["pid"] or not _alive(other["pid"]))
         if not stale:
             raise LockedError(f"{backend.name}: locked by {_describe(other)}; wait for it to finish, or pass "
                               "--break-lock if that run is dead") from None
@@ -68,7 +70,15 @@ def locked(backend: Backend, operation: str, *, break_lock: bool = False,
             raise LockedError(f"{backend.name}: another run took the lock first; wait for it to finish") from None
     try:
         yield
-    finally:
-        raw = backend.read_record(LOCK)
-        if raw == body:
-            backend.delete_record(LOCK)
+    except BaseException:
+        try:
+            _release(backend, body)
+        except Exception:  # noqa: BLE001 - the failure that stopped the run is the one to report
+            pass
+        raise
+    _release(backend, body)
+
+
+def _release(backend: Backend, body: bytes) -> None:
+    if backend.read_record(LOCK) == body:
+        backend.delete_record(LOCK)

@@ -21,10 +21,10 @@ _RENAME_EXCHANGE = 2
 class NullSink:
     """Discards everything: used by --dry-run, which writes nothing."""
 
-    def write(self, key: str, data: bytes) -> None:
+    def write(self, key: str, data: bytes, sha256: str | None = None) -> None:
         """Discard data."""
 
-    def copy(self, key: str, src: Path) -> None:
+    def copy(self, key: str, src: Path, sha256: str | None = None) -> None:
         """Discard the copy."""
 
     def close(self) -> None:
@@ -75,7 +75,7 @@ class StagingSink:
             f.result()
         self._futures = [f for f in self._futures if not f.done()]
 
-    def write(self, key: str, data: bytes) -> None:
+    def write(self, key: str, data: bytes, sha256: str | None = None) -> None:
         """Write bytes to key."""
         def job() -> None:
             with open(self._path(key), "wb") as f:
@@ -83,7 +83,7 @@ class StagingSink:
 
         self._submit(job)
 
-    def copy(self, key: str, src: Path) -> None:
+    def copy(self, key: str, src: Path, sha256: str | None = None) -> None:
         """Copy a file unchanged (streamed by the kernel where it can)."""
         def job() -> None:
             shutil.copyfile(src, self._path(key))
@@ -97,6 +97,59 @@ class StagingSink:
                 f.result()
         finally:
             self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+class UpdateSink(StagingSink):
+    """Updates an earlier output directory in place: a file whose bytes are already there is not rewritten.
+
+    Used where nobody reads the directory while it changes (a deploy's or watch's own build directory), so
+    an unchanged redeploy or a one-file change touches only what changed. Each write is a temporary file and
+    a rename; remove_stale() deletes what the new build no longer has.
+    """
+
+    def __init__(self, root: Path, prior: dict[str, str]) -> None:
+        super().__init__(root)
+        self.prior = prior
+        self.kept: set[str] = set()
+
+    def _same(self, key: str, sha256: str | None) -> bool:
+        self.kept.add(key)
+        return sha256 is not None and self.prior.get(key) == sha256 and (self.root / key).is_file()
+
+    def write(self, key: str, data: bytes, sha256: str | None = None) -> None:
+        """Write bytes to key unless they are already there."""
+        if self._same(key, sha256):
+            return
+
+        def job() -> None:
+            path = self._path(key)
+            tmp = path.with_name(f".{path.name}.hashdeploy-tmp")
+            with open(tmp, "wb") as f:
+                f.write(data)
+            os.replace(tmp, path)
+
+        self._submit(job)
+
+    def copy(self, key: str, src: Path, sha256: str | None = None) -> None:
+        """Copy a file unless its bytes are already there."""
+        if self._same(key, sha256):
+            return
+
+        def job() -> None:
+            path = self._path(key)
+            tmp = path.with_name(f".{path.name}.hashdeploy-tmp")
+            shutil.copyfile(src, tmp)
+            os.replace(tmp, path)
+
+        self._submit(job)
+
+    def remove_stale(self) -> None:
+        """Delete files of the previous build that this one did not produce."""
+        for key in sorted(set(self.prior) - self.kept):
+            try:
+                (self.root / key).unlink()
+            except FileNotFoundError:
+                pass
 
 
 def check_target(site: Path, out: Path | None) -> Path:

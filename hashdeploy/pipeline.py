@@ -14,10 +14,10 @@ from .config import Config
 from .errors import StrictModeError
 from .globs import matches
 from .hashplan import Plan, make_plan
-from .manifest import MANIFEST_PATH, read_prior, to_json
+from .manifest import MANIFEST_PATH, read_manifest_files, read_prior, to_json
 from .media import content_type, hashed_name
 from .model import Asset, BuildResult, FileClass, OutputFile, Parsed, Ref, RefKind
-from .output import NullSink, StagingSink, check_target, commit, discard, new_staging
+from .output import NullSink, StagingSink, UpdateSink, check_target, commit, discard, new_staging
 from .rewrite import apply_edits, replacements
 from .scan import scan
 from .stamp import input_digest, load_fresh, save
@@ -28,8 +28,8 @@ _CLASSES = {c.value for c in FileClass}
 class Sink(Protocol):
     """Where output files go."""
 
-    def write(self, key: str, data: bytes) -> None: ...
-    def copy(self, key: str, src: Path) -> None: ...
+    def write(self, key: str, data: bytes, sha256: str | None = None) -> None: ...
+    def copy(self, key: str, src: Path, sha256: str | None = None) -> None: ...
     def close(self) -> None: ...
 
 
@@ -92,8 +92,12 @@ def _sri(source: bytes | Path, algo: str = "sha384") -> str:
     return f"{algo}-" + base64.b64encode(h.digest()).decode("ascii")
 
 
-def build(cfg: Config, *, dry_run: bool = False, progress: Progress | None = None) -> BuildResult:
-    """Process cfg.site into cfg.out (or in place, atomically); with dry_run compute everything, write nothing."""
+def build(cfg: Config, *, dry_run: bool = False, progress: Progress | None = None, update: bool = False) -> BuildResult:
+    """Process cfg.site into cfg.out (or in place, atomically); with dry_run compute everything, write nothing.
+
+    update=True rewrites only the files that changed in an earlier output (no staging tree and swap): for
+    build directories nobody reads while they change, such as a deploy's or a watch's.
+    """
     progress = progress or _Quiet()
     target = check_target(cfg.site, cfg.out).resolve()
     # 1. scan: list files, refusing symlinks that leave the site
@@ -127,6 +131,8 @@ def build(cfg: Config, *, dry_run: bool = False, progress: Progress | None = Non
     feeds = {k for k in parsed if kind_of(k) == "xml"}
     plan = make_plan(sorted(keys), refs, {k: p.mentions for k, p in parsed.items() if k not in feeds}, cfg,
                      {k: parsed[k].mentions for k in feeds})
+    if update and not dry_run and target != cfg.site.resolve():
+        return _update(cfg, target, assets, parsed, refs, plan, warnings, cache_dir, digest, progress)
     staging = None if dry_run else new_staging(target)
     sink: Sink | None = None
     try:
@@ -162,6 +168,38 @@ def build(cfg: Config, *, dry_run: bool = False, progress: Progress | None = Non
                 except OSError:
                     pass  # the first failure is already on its way up
             discard(staging)
+    return result
+
+
+def _update(cfg: Config, target: Path, assets: list[Asset], parsed: dict[str, Parsed], refs: dict[str, list[Ref]],
+            plan: Plan, warnings: list[str], cache_dir: Path | None, digest: str, progress: Progress) -> BuildResult:
+    """The rewrite stage writing into an earlier output directly, only where bytes differ."""
+    from .stamp import forget
+
+    if cache_dir is not None:
+        forget(cache_dir, target)  # a half-updated directory must never pass for fresh
+    prior = {k: str(v.get("sha256")) for k, v in read_manifest_files(target).items()}
+    sink = UpdateSink(target, prior)
+    try:
+        state = _State(cfg, {a.key: a for a in assets}, parsed, refs, plan, sink, read_prior(cfg.site))
+        progress.start("rewriting", len(assets))
+        _name_leaves(state)
+        for component in plan.order:
+            _process_component(state, component)
+            progress.advance(len(component))
+        _copy_rest(state, progress.advance)
+        progress.finish()
+        result = BuildResult(files=tuple(sorted(state.files, key=lambda f: f.key)),
+                             assets=dict(state.names) | _prior_assets(state),
+                             rewritten=tuple(sorted(state.rewritten)), warnings=tuple(warnings))
+        sink.kept.add(MANIFEST_PATH)
+    finally:
+        sink.close()
+    sink.remove_stale()
+    target.joinpath(MANIFEST_PATH).parent.mkdir(parents=True, exist_ok=True)
+    target.joinpath(MANIFEST_PATH).write_bytes(to_json(result, cfg.hash_length))
+    if cache_dir is not None:
+        save(cache_dir, target, digest, result)
     return result
 
 
@@ -257,9 +295,9 @@ def _emit(state: _State, key: str, data: bytes | None, unchanged: bool) -> None:
 
     def put(out_key: str) -> None:
         if data is None or unchanged:
-            state.sink.copy(out_key, asset.path)
+            state.sink.copy(out_key, asset.path, sha)
         else:
-            state.sink.write(out_key, data)
+            state.sink.write(out_key, data, sha)
 
     def record(out_key: str, cls: FileClass, reason: str) -> None:
         # Re-running on our own output: keep what the first run knew (original source, class, reason).

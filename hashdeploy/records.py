@@ -41,6 +41,7 @@ class DeployRecord:
     uploaded: int = 0
     bytes_uploaded: int = 0
     invalidated: tuple[str, ...] = ()  # the paths sent for this deploy
+    dirty: tuple[str, ...] = ()  # keys an unfinished run may have overwritten: their bytes are unknown
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -67,6 +68,7 @@ def to_bytes(record: DeployRecord) -> bytes:
         "uploaded": record.uploaded,
         "bytes_uploaded": record.bytes_uploaded,
         "invalidated": list(record.invalidated),
+        "dirty": list(record.dirty),
         "objects": {
             k: {"sha256": o.sha256, "size": o.size, "content_type": o.content_type,
                 "cache_control": o.cache_control, "class": o.cls}
@@ -94,6 +96,7 @@ def from_bytes(data: bytes, where: str) -> DeployRecord:
             invalidation_id=doc.get("invalidation_id"), base=doc.get("base"), kind=str(doc.get("kind", "deploy")),
             rollback_of=doc.get("rollback_of"), uploaded=int(doc.get("uploaded", 0)),
             bytes_uploaded=int(doc.get("bytes_uploaded", 0)), invalidated=tuple(doc.get("invalidated") or ()),
+            dirty=tuple(doc.get("dirty") or ()),
         )
     except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as exc:
         raise RemoteStateError(

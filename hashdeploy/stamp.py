@@ -64,6 +64,14 @@ def load_fresh(cache_dir: Path, target: Path, digest: str) -> BuildResult | None
         return None
 
 
+def forget(cache_dir: Path, target: Path) -> None:
+    """Drop the stamp of target (before it is changed in place)."""
+    try:
+        _path(cache_dir, target).unlink()
+    except OSError:
+        pass
+
+
 def save(cache_dir: Path, target: Path, digest: str, result: BuildResult) -> None:
     """Record what this build wrote; failures are ignored (the stamp only saves time)."""
     try:

@@ -75,7 +75,7 @@ class WatchSession:
         self.served, self.cdn = "/", False
         self.previous: Snapshot = {}
         self.number = 0
-        self.last_invalidation = 0.0
+        self.last_invalidation = float("-inf")  # the first change is invalidated at once
         self.owed = False
 
     def ignore(self, path: str) -> bool:
@@ -97,7 +97,7 @@ class WatchSession:
             if not before:
                 return self._done(n, False, f"cycle {n}: {self.cfg.site} is missing or empty; waiting for the build",
                                   changed)
-            result = build(self.cfg)
+            result = build(self.cfg, update=True)
             if snapshot(self.cfg.site) != before:
                 return self._done(n, False, f"cycle {n}: the site changed while it was processed; waiting for it "
                                             "to settle", changed, settle=True)
@@ -151,7 +151,7 @@ class WatchSession:
         try:
             from .deploy import deploy
 
-            result = build(self.cfg)
+            result = build(self.cfg, update=True)
             report = deploy(result, self.out, self.backend, self.cfg, served_prefix=self.served, cdn=self.cdn)
             self.owed = report.pending
             if report.invalidation_id:

@@ -87,7 +87,7 @@ def test_in_place_is_atomic_on_failure(site, monkeypatch: pytest.MonkeyPatch) ->
     before = read_tree(root)
     from hashdeploy import output
 
-    def boom(self, key, data):
+    def boom(self, key, data, sha256=None):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(output.StagingSink, "write", boom)
@@ -258,7 +258,7 @@ def test_write_failure_in_a_writer_thread_leaves_out_alone(tmp_path: Path, monke
     build(Config(site=DEMO, out=out, use_cache=False))
     before = read_tree(out)
 
-    def boom(src, dst):
+    def boom(src, dst, **_kw):
         raise OSError(5, "Input/output error", str(dst))
 
     monkeypatch.setattr(sh, "copyfile", boom)
@@ -266,3 +266,25 @@ def test_write_failure_in_a_writer_thread_leaves_out_alone(tmp_path: Path, monke
         build(Config(site=DEMO, out=out, use_cache=False, hash_length=16))
     assert read_tree(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_update_mode_rewrites_only_what_changed(tmp_path: Path) -> None:
+    import shutil
+
+    site = tmp_path / "site"
+    shutil.copytree(DEMO, site)
+    out = tmp_path / "out"
+    first = build(Config(site=site, out=out, use_cache=False), update=True)
+    mtimes = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    (site / "robots.txt").write_text("User-agent: *\n")
+    (site / "docs/report.pdf").unlink()
+    second = build(Config(site=site, out=out, use_cache=False), update=True)
+    now = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    touched = sorted(p.relative_to(out).as_posix() for p in now if mtimes.get(p) != now[p])
+    assert touched == [".hashdeploy/manifest.json", "robots.txt"]
+    assert not (out / "docs/report.pdf").exists()
+    assert second != first
+    # the same bytes as a build from scratch
+    fresh = tmp_path / "fresh"
+    build(Config(site=site, out=fresh, use_cache=False))
+    assert read_tree(out) == read_tree(fresh)
