@@ -189,9 +189,10 @@ def test_huge_file_is_streamed(tmp_path: Path) -> None:
         chunk = bytes(range(256)) * 4096
         for _ in range(400):  # 400 MiB
             f.write(chunk)
+    # VmHWM is this process's own peak (ru_maxrss may carry over the forking parent's across exec)
     code = (
-        "import resource, sys; from hashdeploy.cli import main; rc = main(sys.argv[1:]); "
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss); raise SystemExit(rc)"
+        "import sys; from hashdeploy.cli import main; rc = main(sys.argv[1:]); "
+        "print([l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')][0]); raise SystemExit(rc)"
     )
     proc = subprocess.run([sys.executable, "-c", code, str(root), "--out", str(tmp_path / "o"), "--quiet"],
                           capture_output=True, text=True, check=False, cwd=ROOT)
