@@ -5,9 +5,8 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from multiprocessing import get_context
 from pathlib import Path
 
 from .cache import ParseCache
@@ -20,6 +19,7 @@ from .urls import UrlContext, resolve
 
 Tick = Callable[[int], None]
 _BATCH = 24
+_BIG_FILE = 1 << 20
 
 
 def hash_all(assets: list[Asset], jobs: int, tick: Tick) -> list[Asset]:
@@ -27,12 +27,20 @@ def hash_all(assets: list[Asset], jobs: int, tick: Tick) -> list[Asset]:
     def one(a: Asset) -> Asset:
         return replace(a, sha256=sha256_file(a.path))
 
+    # small files are quicker to hash here than to hand to a thread; big ones go to threads
+    big = [a for a in assets if a.size >= _BIG_FILE]
+    done: dict[str, Asset] = {}
     with ThreadPoolExecutor(max_workers=max(2, jobs)) as pool:
-        out = []
-        for a in pool.map(one, assets, chunksize=64):
-            out.append(a)
+        futures = [pool.submit(one, a) for a in big]
+        for a in assets:
+            if a.size < _BIG_FILE:
+                done[a.key] = one(a)
+                tick(1)
+        for f in futures:
+            r = f.result()
+            done[r.key] = r
             tick(1)
-    return out
+    return [done[a.key] for a in assets]
 
 
 def _parse_batch(batch: list[tuple[str, str, str]]) -> list[tuple[str, Parsed]]:
@@ -95,6 +103,10 @@ def _parse_misses(misses: list[tuple[Asset, str]], jobs: int, tick: Tick) -> dic
             tick(1)
         return results
     batches = [items[i : i + _BATCH] for i in range(0, len(items), _BATCH)]
+    # imported here: an up-to-date build never starts a process pool, so never pays for multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
     # fork is the fast start, but forking a process that runs other threads (mkdocs serve, a watch) can deadlock
     context = get_context("fork" if threading.active_count() == 1 else "forkserver")
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
