@@ -91,6 +91,7 @@ def main() -> int:
     ap.add_argument("--changes", type=int, default=3)
     ap.add_argument("--work", type=Path, default=ROOT / "bench" / "out")
     ap.add_argument("--stylesheet", default="css/print.css", help="the stylesheet to change (site-relative)")
+    ap.add_argument("--no-rollback-copies", action="store_true", help="pass --no-rollback-copies to the watcher")
     args = ap.parse_args()
     site = args.work / f"watch-site-{args.pages}"
     if site.exists():
@@ -107,7 +108,8 @@ def main() -> int:
     bucket, dist = setup_aws(url)
     watcher = subprocess.Popen(
         [sys.executable, "-m", "hashdeploy", str(site), "--bucket", bucket, "--distribution-id", dist, "--watch",
-         "--quiet-period", str(args.quiet), "--invalidation-interval", "0"],
+         "--quiet-period", str(args.quiet), "--invalidation-interval", "0"]
+        + (["--no-rollback-copies"] if args.no_rollback_copies else []),
         stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT)
     results = []
     try:

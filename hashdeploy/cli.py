@@ -54,6 +54,8 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--acl", help="canned ACL for every object (default: none; ACL-disabled buckets reject ACLs)")
     d.add_argument("--origin-path", help="the distribution's origin path (default: read from the distribution)")
     d.add_argument("--break-lock", action="store_true", help="remove a lock left by a deploy that died elsewhere")
+    d.add_argument("--no-rollback-copies", dest="rollback_copies", action="store_false", default=None,
+                   help="do not keep replaced stable files for rollback (halves requests per changed page)")
     w = p.add_argument_group("watch")
     w.add_argument("--watch", action="store_true", help="deploy, then redeploy after every change (needs --out or a target)")
     w.add_argument("--quiet-period", type=float, default=1.0, metavar="S",
@@ -70,7 +72,7 @@ def _flags(args: argparse.Namespace) -> dict[str, Any]:
     names = ("out", "hash_length", "base_path", "site_url", "stable", "hashed", "fingerprint_patterns", "sri",
              "strict", "jobs", "use_cache", "cache_dir", "target", "bucket", "prefix", "distribution_id",
              "endpoint_url", "profile", "region", "workers", "cache_control", "invalidation_budget", "verify", "wait",
-             "wait_timeout", "acl", "origin_path")
+             "wait_timeout", "acl", "origin_path", "rollback_copies")
     flags = {n: getattr(args, n) for n in names}
     for n in ("stable", "hashed", "fingerprint_patterns", "cache_control"):
         if flags[n] is not None:

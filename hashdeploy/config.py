@@ -71,6 +71,7 @@ class Config:
     verify: bool = False
     acl: str | None = None
     origin_path: str | None = None  # CloudFront origin path; None: read from the distribution
+    rollback_copies: bool = True  # keep replaced stable bodies under .hashdeploy/stable/ for rollback
     default_stable: tuple[str, ...] = field(default=DEFAULT_STABLE, repr=False)
 
     def __post_init__(self) -> None:
@@ -148,7 +149,7 @@ _KINDS: dict[str, type] = {
     "profile": str, "region": str, "workers": int, "max_attempts": int, "hashed_cache_control": str,
     "stable_cache_control": str, "cache_control": tuple, "invalidation_budget": int,
     "invalidation_patience": float, "wait": bool, "wait_timeout": float, "verify": bool, "acl": str,
-    "origin_path": str,
+    "origin_path": str, "rollback_copies": bool,
 }
 
 

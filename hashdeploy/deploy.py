@@ -173,7 +173,7 @@ def preserve(backend: Backend, keys: list[str], live: DeployRecord | None, tick:
 
 
 def _upload_phases(plan: DeployPlan, root: Path, backend: Backend, live: DeployRecord | None, tag: str | None,
-                   progress: Progress) -> str | None:
+                   progress: Progress, keep_copies: bool = True) -> str | None:
     """Hashed/fingerprinted objects first, then (after keeping the bodies they replace and noting the keys
     as dirty) stable files, HTML last. Returns the tag of current.json."""
     changes = [a for a in plan.actions if a.action != "skip"]
@@ -183,7 +183,7 @@ def _upload_phases(plan: DeployPlan, root: Path, backend: Backend, live: DeployR
     for phase, label in ((PHASE_ASSETS, "assets"), (PHASE_STABLE, "stable"), (PHASE_HTML, "pages")):
         todo = [a for a in changes if a.phase == phase]
         progress.start(f"uploading {label}", len(todo) + (len(replaced) if phase == PHASE_STABLE else 0))
-        if phase == PHASE_STABLE:
+        if phase == PHASE_STABLE and keep_copies:
             preserve(backend, replaced, live, progress.advance)
             tag = mark_dirty(backend, live, tag, stable)
         backend.upload(_uploads([a for a in todo if a.action == "upload"], root), progress.advance)
@@ -224,7 +224,7 @@ def deploy(result: BuildResult, root: Path, backend: Backend, cfg: Config, *, se
         record = live
         if changes or plan.removed or live is None:
             # 3. upload: hashed/fingerprinted first, then stable files, HTML last
-            tag = _upload_phases(plan, root, backend, live, tag, progress)
+            tag = _upload_phases(plan, root, backend, live, tag, progress, cfg.rollback_copies)
             # 4. commit: the record names this deploy live and the URLs still to invalidate
             uploaded = [a for a in changes if a.action == "upload"]
             record = DeployRecord(id=new_deploy_id(clock(), plan.objects),

@@ -108,8 +108,8 @@ def rollback(backend: Backend, cfg: Config, target_id: str | None = None, *, ser
                 if k not in dirty and k in live.objects and live.objects[k].sha256 == target.objects[k].sha256}
     lost = [k for k in restore if k not in in_place and stable_copy(target.objects[k].sha256) not in present]
     if lost:
-        raise RollbackError(f"deploy {target_id} cannot be restored: the kept copy of {lost[0]} was pruned "
-                            f"({len(lost)} file(s)); pick a newer deploy")
+        raise RollbackError(f"deploy {target_id} cannot be restored: no kept copy of {lost[0]} ({len(lost)} file(s); "
+                            "pruned, or replaced by a deploy with --no-rollback-copies); pick a newer deploy")
     owed = sorted(set(restore) | set(live.pending_invalidation) | (dirty - set(target.objects)))
     inv = plan_invalidation(owed, list(target.objects), served_prefix, cfg.invalidation_budget)
     report = dict(target_id=target_id, deploy_id=None, restored=tuple(restore), invalidation=inv,

@@ -179,6 +179,7 @@ def _update(cfg: Config, target: Path, assets: list[Asset], parsed: dict[str, Pa
     if cache_dir is not None:
         forget(cache_dir, target)  # a half-updated directory must never pass for fresh
     prior = {k: str(v.get("sha256")) for k, v in read_manifest_files(target).items()}
+    (target / MANIFEST_PATH).unlink(missing_ok=True)  # until the update is complete, nothing here is trusted
     sink = UpdateSink(target, prior)
     try:
         state = _State(cfg, {a.key: a for a in assets}, parsed, refs, plan, sink, read_prior(cfg.site))

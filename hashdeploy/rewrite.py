@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import lru_cache
 
 from .model import Parsed, Ref, RefKind
 from .refs import encode, json_unescape
@@ -10,21 +11,32 @@ from .refs_css import css_unescape
 from .urls import html_value, plain_decode, rewrite_url
 
 
+def _css_in_attribute(s: str) -> str:
+    return css_unescape(html_value(s))
+
+
+def _as_is(s: str) -> str:
+    return s
+
+
+@lru_cache(maxsize=64)
 def unescape_for(context: str) -> Callable[[str], str]:
     """How a raw URL of this context is unescaped (entities, CSS or JSON escapes) before percent-decoding."""
     if context == "style attribute":
-        return lambda s: css_unescape(html_value(s))
+        return _css_in_attribute
     if context.startswith("css") or context == "<style>":
         return css_unescape
     if context.startswith("manifest"):
         return json_unescape
     if context.startswith("js"):
-        return lambda s: s
+        return _as_is
     return html_value
 
 
+@lru_cache(maxsize=64)
 def decoder_for(context: str) -> Callable[[str], str]:
-    """How a raw URL of this context is decoded into the path a browser requests."""
+    """How a raw URL of this context is decoded into the path a browser requests (one function per context,
+    so rewrite_url's cache can key on it)."""
     unescape = unescape_for(context)
     return lambda s: plain_decode(unescape(s))
 

@@ -7,6 +7,7 @@ import posixpath
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import quote, unquote
 
 from .media import split_suffix
@@ -46,6 +47,14 @@ def split_url(url: str) -> tuple[str, str]:
 
 def resolve(url: str, source_key: str, ctx: UrlContext, base_dir: str | None = None) -> tuple[str | None, str]:
     """Resolve `url` found in `source_key` to a site key, or return (None, why not)."""
+    directory = base_dir if base_dir is not None else posixpath.dirname(source_key)
+    if url.startswith("/") and not url.startswith("//"):
+        directory = ""  # a root-relative URL means the same from every page: one cache entry
+    return _resolve(url, directory, ctx)
+
+
+@lru_cache(maxsize=1 << 16)
+def _resolve(url: str, directory: str, ctx: UrlContext) -> tuple[str | None, str]:
     url = url.strip(" \t\n\r\f")
     if not url:
         return None, "empty"
@@ -74,7 +83,6 @@ def resolve(url: str, source_key: str, ctx: UrlContext, base_dir: str | None = N
         rel = decoded[len(ctx.base_path) :]
         joined = rel
     else:
-        directory = base_dir if base_dir is not None else posixpath.dirname(source_key)
         joined = posixpath.join(directory, decoded)
     is_dir = decoded.endswith("/") or decoded.endswith("/.") or decoded in (".", "..")
     norm = posixpath.normpath(joined) if joined else "."
@@ -87,6 +95,7 @@ def resolve(url: str, source_key: str, ctx: UrlContext, base_dir: str | None = N
     return norm, ""
 
 
+@lru_cache(maxsize=1 << 16)
 def rewrite_url(raw: str, old_key: str, new_key: str, decode: Callable[[str], str]) -> str:
     """Return `raw` with its file name changed from old_key's to new_key's; all else stays as written."""
     path, rest = split_url(raw)

@@ -98,6 +98,7 @@ class WatchSession:
                 return self._done(n, False, f"cycle {n}: {self.cfg.site} is missing or empty; waiting for the build",
                                   changed)
             result = build(self.cfg, update=True)
+            built = time.monotonic()
             if snapshot(self.cfg.site) != before:
                 return self._done(n, False, f"cycle {n}: the site changed while it was processed; waiting for it "
                                             "to settle", changed, settle=True)
@@ -109,7 +110,7 @@ class WatchSession:
             self.previous = before
             what = ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
             line = (f"cycle {n}: {len(changed)} changed" + (f" ({what})" if changed else "") + f"; {tail}; "
-                    f"{time.monotonic() - started:.2f} s")
+                    f"{time.monotonic() - started:.2f} s (processing {built - started:.2f} s)")
             return self._done(n, True, line, changed, uploaded, invalidated)
         except HashdeployError as exc:
             return self._done(n, False, f"cycle {n} failed: {type(exc).__name__}: {exc}", changed)

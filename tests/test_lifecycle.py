@@ -220,3 +220,17 @@ def test_lifecycle_commands_against_moto(run, aws: AwsWorld, tmp_path: Path) -> 
     assert code == 0 and "dry run: would delete 0 object(s)" in out
     code, out, err = run("history", *target)
     assert out.splitlines()[0].startswith("* ") and "rollback to" in out.splitlines()[0]
+
+
+def test_without_rollback_copies_nothing_is_kept_and_rollback_says_why(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    shutil.copytree(DEMO, site)
+    cfg = Config(site=site, out=tmp_path / "out", rollback_copies=False)
+    backend = LocalBackend(tmp_path / "www")
+    clock = Clock()
+    deploy(build(cfg), cfg.out, backend, cfg, clock=clock)
+    (site / "robots.txt").write_text("v2")
+    deploy(build(cfg), cfg.out, backend, cfg, clock=clock)
+    assert not (tmp_path / "www/.hashdeploy/stable").exists()
+    with pytest.raises(RollbackError, match="no kept copy of robots.txt .1 file.s.; pruned, or replaced by a deploy"):
+        rollback(backend, cfg, clock=clock)
