@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -22,10 +23,27 @@ _BATCH = 24
 _BIG_FILE = 1 << 20
 
 
+# Within one process (watch mode, the MkDocs plugin under serve), a file seen before with the same size and
+# modification time is not read again, if it had not been modified for 2 s when it was hashed: a file
+# rewritten within the clock's granularity could otherwise keep an old mtime (git's "racily clean" rule).
+_HASHED: dict[tuple[str, int, int], tuple[str, int]] = {}
+_PARSED: dict[tuple[str, str], Parsed] = {}
+_MEMO_LIMIT = 100_000
+_RACY_NS = 2_000_000_000
+
+
 def hash_all(assets: list[Asset], jobs: int, tick: Tick) -> list[Asset]:
     """Return the assets with their SHA-256 filled in (threads: hashlib releases the GIL)."""
     def one(a: Asset) -> Asset:
-        return replace(a, sha256=sha256_file(a.path))
+        memo_key = (str(a.path), a.size, a.mtime_ns)
+        known = _HASHED.get(memo_key)
+        if known is not None and a.mtime_ns and a.mtime_ns + _RACY_NS < known[1]:
+            return replace(a, sha256=known[0])
+        started = time.time_ns()
+        sha = sha256_file(a.path)
+        if len(_HASHED) < _MEMO_LIMIT:
+            _HASHED[memo_key] = (sha, started)
+        return replace(a, sha256=sha)
 
     # small files are quicker to hash here than to hand to a thread; big ones go to threads
     big = [a for a in assets if a.size >= _BIG_FILE]
@@ -67,7 +85,8 @@ def parse_all(assets: list[Asset], cfg: Config, tick: Tick) -> tuple[dict[str, P
         todo.append((a, kind))
     cache = ParseCache(cfg.cache_dir if cfg.cache_dir is not None else _default_cache()) if cfg.use_cache else ParseCache(None)
     try:
-        hits = cache.get_many((a.sha256, kind) for a, kind in todo)
+        hits = {k: p for k, p in ((k, _PARSED.get(k)) for k in ((a.sha256, kind) for a, kind in todo)) if p}
+        hits |= cache.get_many(k for k in ((a.sha256, kind) for a, kind in todo) if k not in hits)
         results: dict[str, Parsed] = {}
         misses = []
         for a, kind in todo:
@@ -81,6 +100,8 @@ def parse_all(assets: list[Asset], cfg: Config, tick: Tick) -> tuple[dict[str, P
         results.update(fresh)
         by_key = {a.key: (a, kind) for a, kind in misses}
         cache.put_many((by_key[k][0].sha256, by_key[k][1], p) for k, p in fresh.items())
+        if len(_PARSED) < _MEMO_LIMIT:
+            _PARSED.update(((a.sha256, kind), results[a.key]) for a, kind in todo)
     finally:
         cache.close()
     return results, warnings

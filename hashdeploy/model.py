@@ -30,6 +30,7 @@ class Asset:
     path: Path
     size: int
     sha256: str
+    mtime_ns: int = 0
 
 
 @dataclass(frozen=True, slots=True)
