@@ -2,35 +2,19 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from .analyze import hash_all, parse_all, resolve_refs
+from .assemble import Sink, State, assemble, prior_assets
 from .config import Config
 from .errors import StrictModeError
-from .globs import matches
 from .hashplan import Plan, make_plan
 from .manifest import MANIFEST_PATH, read_manifest_files, read_prior, to_json
-from .media import content_type, hashed_name
-from .model import Asset, BuildResult, FileClass, OutputFile, Parsed, Ref, RefKind
+from .model import Asset, BuildResult, Parsed, Ref
 from .output import NullSink, StagingSink, UpdateSink, check_target, commit, discard, new_staging
-from .rewrite import apply_edits, replacements
 from .scan import scan
 from .stamp import input_digest, load_fresh, save
-
-_CLASSES = {c.value for c in FileClass}
-
-
-class Sink(Protocol):
-    """Where output files go."""
-
-    def write(self, key: str, data: bytes, sha256: str | None = None) -> None: ...
-    def copy(self, key: str, src: Path, sha256: str | None = None) -> None: ...
-    def close(self) -> None: ...
 
 
 class Progress(Protocol):
@@ -50,46 +34,6 @@ class _Quiet:
 
     def finish(self) -> None:
         pass
-
-
-@dataclass
-class _State:
-    """Mutable bookkeeping of one build, private to this module."""
-
-    cfg: Config
-    assets: dict[str, Asset]
-    parsed: dict[str, Parsed]
-    refs: dict[str, list[Ref]]
-    plan: Plan
-    sink: Sink
-    prior: dict[str, dict[str, Any]]
-    names: dict[str, str] = field(default_factory=dict)
-    files: list[OutputFile] = field(default_factory=list)
-    rewritten: set[str] = field(default_factory=set)
-    sri: dict[tuple[str, str], str] = field(default_factory=dict)  # (key, algorithm) -> integrity value
-
-    def integrity(self, target: str, algo: str) -> str | None:
-        """The integrity value for a reference to target: added under --sri, updated when its bytes changed.
-
-        An existing value keeps its author's algorithm; a new one uses sha384.
-        """
-        if (not algo and not self.cfg.sri) or (algo and target not in self.rewritten):
-            return None
-        algo = algo or "sha384"
-        if (target, algo) not in self.sri:
-            self.sri[target, algo] = _sri(self.assets[target].path, algo)
-        return self.sri[target, algo]
-
-
-def _sri(source: bytes | Path, algo: str = "sha384") -> str:
-    h = hashlib.new(algo)
-    if isinstance(source, bytes):
-        h.update(source)
-    else:
-        with open(source, "rb") as f:
-            while chunk := f.read(1 << 20):
-                h.update(chunk)
-    return f"{algo}-" + base64.b64encode(h.digest()).decode("ascii")
 
 
 def build(cfg: Config, *, dry_run: bool = False, progress: Progress | None = None, update: bool = False) -> BuildResult:
@@ -137,18 +81,14 @@ def build(cfg: Config, *, dry_run: bool = False, progress: Progress | None = Non
     sink: Sink | None = None
     try:
         sink = NullSink() if staging is None else StagingSink(staging)
-        state = _State(cfg, {a.key: a for a in assets}, parsed, refs, plan, sink, read_prior(cfg.site))
+        state = State(cfg, {a.key: a for a in assets}, parsed, refs, plan, sink, read_prior(cfg.site))
         # 5. rewrite and name: leaves first, each strongly connected component sharing one hash
         progress.start("rewriting", len(assets))
-        _name_leaves(state)
-        for component in plan.order:
-            _process_component(state, component)
-            progress.advance(len(component))
-        _copy_rest(state, progress.advance)
+        assemble(state, progress.advance)
         progress.finish()
         result = BuildResult(
             files=tuple(sorted(state.files, key=lambda f: f.key)),
-            assets={s: k for s, k in state.names.items()} | _prior_assets(state),
+            assets={s: k for s, k in state.names.items()} | prior_assets(state),
             rewritten=tuple(sorted(state.rewritten)),
             warnings=tuple(warnings),
         )
@@ -182,16 +122,12 @@ def _update(cfg: Config, target: Path, assets: list[Asset], parsed: dict[str, Pa
     (target / MANIFEST_PATH).unlink(missing_ok=True)  # until the update is complete, nothing here is trusted
     sink = UpdateSink(target, prior)
     try:
-        state = _State(cfg, {a.key: a for a in assets}, parsed, refs, plan, sink, read_prior(cfg.site))
+        state = State(cfg, {a.key: a for a in assets}, parsed, refs, plan, sink, read_prior(cfg.site))
         progress.start("rewriting", len(assets))
-        _name_leaves(state)
-        for component in plan.order:
-            _process_component(state, component)
-            progress.advance(len(component))
-        _copy_rest(state, progress.advance)
+        assemble(state, progress.advance)
         progress.finish()
         result = BuildResult(files=tuple(sorted(state.files, key=lambda f: f.key)),
-                             assets=dict(state.names) | _prior_assets(state),
+                             assets=dict(state.names) | prior_assets(state),
                              rewritten=tuple(sorted(state.rewritten)), warnings=tuple(warnings))
         sink.kept.add(MANIFEST_PATH)
     finally:
@@ -218,125 +154,3 @@ def _is_text(key: str) -> bool:
     return kind_of(key) is not None
 
 
-def _prior_assets(state: _State) -> dict[str, str]:
-    return {f.source: f.key for f in state.files if f.cls is FileClass.HASHED and f.source != f.key}
-
-
-def _is_pattern_stable(state: _State, key: str) -> bool:
-    return matches(key, state.cfg.stable) is not None or matches(key, state.cfg.default_stable) is not None
-
-
-def _name_leaves(state: _State) -> None:
-    """Files without references of their own are named from their bytes before anything points at them."""
-    for key in state.plan.renamable:
-        if key in state.refs and state.refs[key]:
-            continue
-        if key in state.plan.fingerprint_like:
-            continue
-        state.names[key] = hashed_name(key, state.assets[key].sha256[: state.cfg.hash_length])
-    # a leaf renamed by hash gets written by _copy_rest
-
-
-def _sub_targets(refs: list[Ref]) -> set[str]:
-    return {r.target for r in refs if r.target is not None and r.raw.kind is RefKind.SUB}
-
-
-def _process_component(state: _State, component: tuple[str, ...]) -> None:
-    """Rewrite one strongly connected component; name its renamable members with one shared hash."""
-    members = set(component)
-    datas = {k: state.assets[k].path.read_bytes() for k in component}
-    if any(k in state.plan.renamable for k in component):
-        _name_component(state, component, members, datas)
-    for k in component:
-        edits = replacements(state.refs.get(k, []), state.names, state.integrity)
-        final = apply_edits(datas[k], state.parsed[k], edits)
-        if final != datas[k]:
-            state.rewritten.add(k)
-            if content_type(k).startswith(("text/css", "text/javascript")):
-                for algo in ("sha256", "sha384", "sha512"):  # digests, not bytes: memory stays bounded
-                    state.sri[k, algo] = _sri(final, algo)
-        _emit(state, k, final, final == datas[k])
-
-
-def _name_component(state: _State, component: tuple[str, ...], members: set[str], datas: dict[str, bytes]) -> None:
-    """Choose the hashed names of a component's renamable members (one shared hash for a cycle)."""
-    outside = {k: [r for r in state.refs.get(k, []) if r.target not in members] for k in component}
-    partial = {k: apply_edits(datas[k], state.parsed[k], replacements(outside[k], state.names)) for k in component}
-    renamed = {
-        k for k in component
-        if k in state.plan.renamable and (k not in state.plan.fingerprint_like or partial[k] != datas[k])
-    }
-    grew = True
-    while grew:  # a fingerprinted member that points at a renamed member changes too: closure, not retries
-        grew = False
-        for k in component:
-            if k in state.plan.renamable and k not in renamed and _sub_targets(state.refs.get(k, [])) & renamed:
-                renamed.add(k)
-                grew = True
-    cyclic = len(component) > 1 or component[0] in _sub_targets(state.refs.get(component[0], []))
-    if renamed and cyclic:
-        h = hashlib.sha256()
-        for k in sorted(renamed):
-            h.update(k.encode() + b"\0" + len(partial[k]).to_bytes(8, "big") + partial[k])
-        digest = h.hexdigest()[: state.cfg.hash_length]
-        for k in renamed:
-            state.names[k] = hashed_name(k, digest)
-    elif renamed:
-        (k,) = renamed
-        state.names[k] = hashed_name(k, hashlib.sha256(partial[k]).hexdigest()[: state.cfg.hash_length])
-
-
-def _emit(state: _State, key: str, data: bytes | None, unchanged: bool) -> None:
-    """Write one source file under its final name(s) and record it."""
-    asset = state.assets[key]
-    sha = asset.sha256 if unchanged or data is None else hashlib.sha256(data).hexdigest()
-    size = asset.size if unchanged or data is None else len(data)
-    ctype = content_type(key)
-    plan = state.plan
-
-    def put(out_key: str) -> None:
-        if data is None or unchanged:
-            state.sink.copy(out_key, asset.path, sha)
-        else:
-            state.sink.write(out_key, data, sha)
-
-    def record(out_key: str, cls: FileClass, reason: str) -> None:
-        # Re-running on our own output: keep what the first run knew (original source, class, reason).
-        # A file whose build-tool hash went stale stays stable on a re-run, though its bytes no longer change.
-        prior = state.prior.get(out_key)
-        source = key
-        forced = matches(key, state.cfg.stable) or matches(key, state.cfg.hashed)
-        if prior is not None and prior.get("sha256") == sha and not forced and prior.get("class") in _CLASSES:
-            cls, reason, source = FileClass(prior["class"]), str(prior.get("reason")), str(prior.get("source"))
-        sri = None
-        if state.cfg.sri and ctype.startswith(("text/css", "text/javascript")):
-            sri = state.integrity(key, "sha384") if key in state.rewritten else _sri(asset.path)
-        state.files.append(OutputFile(out_key, source, cls, sha, size, ctype, reason, sri))
-
-    if key in state.names:
-        new_key = state.names[key]
-        put(new_key)
-        record(new_key, FileClass.HASHED, plan.renamable[key])
-        if key in plan.keep_copy:
-            put(key)
-            record(key, FileClass.STABLE, plan.keep_copy[key])
-        return
-    put(key)
-    if key in plan.fingerprint_like and unchanged and not _is_pattern_stable(state, key):
-        record(key, FileClass.FINGERPRINTED, "its name already carries the build tool's content hash")
-    elif key in plan.renamable:
-        record(key, FileClass.STABLE, "its build-tool hash no longer matches rewritten bytes, and it cannot be renamed")
-    else:
-        reason = plan.stable.get(key, "kept at its URL")
-        if key in plan.fingerprint_like and not unchanged:
-            reason += "; its build-tool hash went stale when references were rewritten"
-        record(key, FileClass.STABLE, reason)
-
-
-def _copy_rest(state: _State, tick: Callable[[int], None]) -> None:
-    """Files outside every component: copied as they are, under their final name."""
-    done = {k for c in state.plan.order for k in c}
-    for key in sorted(state.assets):
-        if key not in done:
-            _emit(state, key, None, True)
-            tick(1)

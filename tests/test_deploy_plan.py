@@ -4,8 +4,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-
 from conftest import DEMO
+
 from hashdeploy.backend import LocalBackend, Upload
 from hashdeploy.config import Config
 from hashdeploy.deploy import deploy

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-
 from conftest import DEMO, AwsWorld
+
 from hashdeploy.backend import LocalBackend
 from hashdeploy.config import Config
 from hashdeploy.deploy import deploy

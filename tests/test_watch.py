@@ -8,12 +8,11 @@ import signal
 import subprocess
 import sys
 import threading
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
-
 from conftest import DEMO, ROOT, AwsWorld
+
 from hashdeploy.config import Config
 from hashdeploy.watchloop import CycleResult, run_watch
 
