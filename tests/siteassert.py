@@ -45,7 +45,8 @@ def subresource_urls(out: Path, key: str, prefix: str = "/") -> list[tuple[str, 
             if tag.name in ("img", "source") and tag.get("srcset"):
                 urls += [c.strip().split()[0] for c in tag["srcset"].split(",") if c.strip()]
             rel = [r.lower() for r in tag.get("rel") or []]
-            if tag.name == "link" and tag.get("href") and {"stylesheet", "icon", "preload", "modulepreload", "manifest"} & set(rel):
+            loads = {"stylesheet", "icon", "preload", "modulepreload", "manifest"}
+            if tag.name == "link" and tag.get("href") and loads & set(rel):
                 urls.append(tag["href"])
     else:
         for m in _CSS_URL.finditer(_CSS_COMMENT.sub("", text)):

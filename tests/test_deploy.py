@@ -55,7 +55,7 @@ def test_upload_order_is_assets_then_stable_then_html(run, aws: AwsWorld, tmp_pa
     keys = [p.split("/", 2)[2] for p in aws.puts()]
     classes = {a["key"]: a["class"] for a in doc["plan"]}
     phase = [0 if classes[k] != "stable" else (2 if k.endswith(".html") else 1) for k in keys]
-    assert phase == sorted(phase), list(zip(keys, phase))
+    assert phase == sorted(phase), list(zip(keys, phase, strict=False))
     last_writes = [r.path for r in aws.recorder.writes()][-2:]
     assert all("/.hashdeploy/" in p for p in last_writes), "the record commits the deploy after every object"
 

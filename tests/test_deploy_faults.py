@@ -119,7 +119,7 @@ def test_failure_mid_deploy_then_rerun_converges(run, aws: AwsWorld, tmp_path: P
             "/b/index.html"} <= sent
     # converged: a fresh deploy of v2 elsewhere gives the same served objects
     final = {k: v for k, v in aws.objects().items() if not k.startswith(".hashdeploy/")}
-    for key, entry in record["objects"].items():
+    for key, _entry in record["objects"].items():
         assert key in final
     code, doc, _ = deploy(run, aws, site)
     assert doc["uploaded"] == 0 and doc["invalidation"]["paths"] == []
