@@ -65,7 +65,7 @@ def assert_site_consistent(src: Path, out: Path, manifest: dict[str, Any], prefi
     """The invariants of a processed site; returns counts for the caller to sanity-check."""
     files = manifest["files"]
     counts = {"html": 0, "subresources": 0, "hashed_refs": 0}
-    for key, entry in files.items():
+    for key in files:
         assert (out / key).is_file(), f"manifest lists {key} but it is not in the output"
     for path in sorted(out.rglob("*")):
         key = path.relative_to(out).as_posix()
