@@ -191,7 +191,9 @@ def check_target(site: Path, out: Path | None) -> Path:
     if out.exists():
         if not out.is_dir():
             raise OutputError(f"{out}: exists and is not a directory; choose another output path")
-        if any(out.iterdir()) and not (out / MANIFEST_PATH).is_file():
+        # hashdeploy's own folder marks an earlier output, also one whose update was interrupted (its manifest
+        # is removed while it is updated in place)
+        if any(out.iterdir()) and not (out / MANIFEST_PATH).parent.is_dir():
             raise OutputError(
                 f"{out}: exists, is not empty and is not an earlier hashdeploy output; "
                 "choose a new or empty directory"

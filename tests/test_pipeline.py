@@ -288,3 +288,34 @@ def test_update_mode_rewrites_only_what_changed(tmp_path: Path) -> None:
     fresh = tmp_path / "fresh"
     build(Config(site=site, out=fresh, use_cache=False))
     assert read_tree(out) == read_tree(fresh)
+
+
+def test_an_interrupted_update_is_redone_in_full(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    from hashdeploy import output
+
+    site = tmp_path / "site"
+    shutil.copytree(DEMO, site)
+    out = tmp_path / "out"
+    build(Config(site=site, out=out, use_cache=False), update=True)
+    (site / "robots.txt").write_text("User-agent: *\n")
+    calls = {"n": 0}
+    real = output._overwrite
+
+    def dies_midway(path, data):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            path.write_bytes(data[: len(data) // 2])  # half a file, then the process is gone
+            raise KeyboardInterrupt
+        real(path, data)
+
+    monkeypatch.setattr(output, "_overwrite", dies_midway)
+    with pytest.raises(KeyboardInterrupt):
+        build(Config(site=site, out=out, use_cache=False), update=True)
+    assert not (out / ".hashdeploy/manifest.json").exists()
+    monkeypatch.setattr(output, "_overwrite", real)
+    build(Config(site=site, out=out, use_cache=False), update=True)
+    fresh = tmp_path / "fresh"
+    build(Config(site=site, out=fresh, use_cache=False))
+    assert read_tree(out) == read_tree(fresh)
