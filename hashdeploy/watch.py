@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import warnings
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +15,9 @@ from watchdog.observers import Observer
 from watchdog.observers.api import ObservedWatch
 
 log = logging.getLogger(__name__)
+# When SITE is deleted and created again, watchdog's inotify emitter re-adds its callbacks for the new tree and
+# warns that they "already exist"; it then replaces them, which is what we want.
+warnings.filterwarnings("ignore", message=r"Callback with id .* already exists", category=RuntimeWarning)
 _IGNORED_TYPES = frozenset({"opened", "closed_no_write"})  # reads are not changes
 
 
