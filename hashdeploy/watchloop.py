@@ -107,10 +107,12 @@ class WatchSession:
             tail = f"wrote {self.cfg.out}"
             if deploy_target(self.cfg) is not None:
                 uploaded, invalidated, tail = self._deploy(result)
-            self.previous = before
             what = ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
-            line = (f"cycle {n}: {len(changed)} changed" + (f" ({what})" if changed else "") + f"; {tail}; "
-                    f"{time.monotonic() - started:.2f} s (processing {built - started:.2f} s)")
+            head = (f"{len(changed)} changed" + (f" ({what})" if changed else "")) if self.previous else (
+                f"{len(before)} files")
+            self.previous = before
+            line = (f"cycle {n}: {head}; {tail}; {time.monotonic() - started:.2f} s "
+                    f"(processing {built - started:.2f} s)")
             return self._done(n, True, line, changed, uploaded, invalidated)
         except HashdeployError as exc:
             return self._done(n, False, f"cycle {n} failed: {type(exc).__name__}: {exc}", changed)
