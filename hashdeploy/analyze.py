@@ -8,9 +8,8 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from pathlib import Path
 
-from .cache import ParseCache
+from .cache import ParseCache, cache_dir_for
 from .config import Config
 from .model import Asset, Parsed, Ref, RefKind
 from .refs import MAX_PARSE_BYTES, kind_of, parse
@@ -83,7 +82,7 @@ def parse_all(assets: list[Asset], cfg: Config, tick: Tick) -> tuple[dict[str, P
             warnings.append(f"{a.key}: {a.size} bytes is too large to scan for references; left unchanged")
             continue
         todo.append((a, kind))
-    cache = ParseCache(cfg.cache_dir if cfg.cache_dir is not None else _default_cache()) if cfg.use_cache else ParseCache(None)
+    cache = ParseCache(cache_dir_for(cfg))
     try:
         hits = {k: p for k, p in ((k, _PARSED.get(k)) for k in ((a.sha256, kind) for a, kind in todo)) if p}
         hits |= cache.get_many(k for k in ((a.sha256, kind) for a, kind in todo) if k not in hits)
@@ -105,12 +104,6 @@ def parse_all(assets: list[Asset], cfg: Config, tick: Tick) -> tuple[dict[str, P
     finally:
         cache.close()
     return results, warnings
-
-
-def _default_cache() -> Path:
-    from .cache import default_dir
-
-    return default_dir()
 
 
 def _parse_misses(misses: list[tuple[Asset, str]], jobs: int, tick: Tick) -> dict[str, Parsed]:

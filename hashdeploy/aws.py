@@ -184,17 +184,6 @@ class S3CloudFrontBackend:
     def _acl(self) -> dict[str, str]:
         return {"ACL": self.acl} if self.acl else {}
 
-    def list_keys(self) -> set[str]:
-        """List every key under the prefix (only for --verify)."""
-        keys = set()
-        with translated(self._where(), "s3:ListBucket"):
-            for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.prefix):
-                for obj in page.get("Contents", ()):
-                    key = obj["Key"][len(self.prefix):]
-                    if not key.startswith(RESERVED):
-                        keys.add(key)
-        return keys
-
     def _extra(self, item: Upload) -> dict[str, Any]:
         return {"ContentType": item.content_type, "CacheControl": item.cache_control,
                 "Metadata": {"sha256": item.sha256}, **self._acl()}

@@ -53,10 +53,6 @@ class Backend(Protocol):
         """Delete a record (no error if it is gone)."""
         ...
 
-    def list_keys(self) -> set[str]:
-        """Every site key present (for --verify)."""
-        ...
-
     def list_objects(self) -> dict[str, float]:
         """Every key outside the records (stable copies under .hashdeploy/stable/ included) -> last modified."""
         ...
@@ -181,18 +177,6 @@ class LocalBackend:
             except OSError as exc:
                 errors.append((key, exc.strerror or str(exc)))
         return errors
-
-    def list_keys(self) -> set[str]:
-        """Every file under the root except hashdeploy's records and temporary files."""
-        if not self.root.exists():
-            return set()
-        keys = set()
-        for dirpath, _dirs, files in os.walk(self.root):
-            for name in files:
-                key = Path(dirpath, name).relative_to(self.root).as_posix()
-                if not key.startswith(RESERVED) and not name.startswith(".hashdeploy-"):
-                    keys.add(key)
-        return keys
 
     def upload(self, items: Sequence[Upload], tick: Tick) -> None:
         """Copy each file in through a temporary file and a rename."""

@@ -8,6 +8,7 @@ import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
 
+from .config import Config
 from .model import Parsed, RawRef, RefKind
 
 PARSER_VERSION = 5
@@ -20,6 +21,13 @@ def default_dir() -> Path:
         return Path(env)
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "hashdeploy"
+
+
+def cache_dir_for(cfg: Config) -> Path | None:
+    """The cache directory a build with these settings uses, or None when caching is off."""
+    if not cfg.use_cache:
+        return None
+    return cfg.cache_dir if cfg.cache_dir is not None else default_dir()
 
 
 def _dump(p: Parsed) -> bytes:

@@ -37,11 +37,11 @@ def make_backend(cfg: Config) -> tuple[Backend, str, bool]:
 def build_dir(cfg: Config) -> Path | None:
     """Where a deploy without --out keeps the processed site: a folder per site in the cache, so a redeploy
     of an unchanged site skips the build (None without a cache: a temporary directory then)."""
-    if not cfg.use_cache:
-        return None
-    from .cache import default_dir
+    from .cache import cache_dir_for
 
-    root = cfg.cache_dir if cfg.cache_dir is not None else default_dir()
+    root = cache_dir_for(cfg)
+    if root is None:
+        return None
     digest = hashlib.sha256(str(cfg.site.resolve()).encode()).hexdigest()[:24]
     return root / "sites" / digest / "site"
 

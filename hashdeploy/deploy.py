@@ -18,7 +18,7 @@ from .globs import matches
 from .invalidate import Invalidation, caller_reference, plan_invalidation
 from .lock import locked
 from .model import BuildResult, FileClass, OutputFile
-from .pipeline import Progress
+from .pipeline import Progress, Quiet
 from .records import (
     CURRENT,
     HISTORY,
@@ -32,17 +32,6 @@ from .records import (
     history_to_bytes,
     to_bytes,
 )
-
-
-class _Quiet:
-    def start(self, label: str, total: int) -> None:
-        pass
-
-    def advance(self, n: int) -> None:
-        pass
-
-    def finish(self) -> None:
-        pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,7 +191,7 @@ def deploy(result: BuildResult, root: Path, backend: Backend, cfg: Config, *, se
     Nothing is written, not even the lock, when nothing changed.
     """
     started = time.monotonic()
-    progress = progress or _Quiet()
+    progress = progress or Quiet()
     check_keys(result.files, getattr(backend, "prefix", ""))
     # 1. the live deploy: one GET of its record (plus a listing only with --verify)
     live, tag = read_live(backend)

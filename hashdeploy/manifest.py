@@ -37,12 +37,7 @@ def to_json(result: BuildResult, hash_length: int) -> bytes:
     return (json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-def read_manifest_files(root: Path) -> dict[str, dict[str, Any]]:
-    """Every file entry of the manifest in root (empty when there is none)."""
-    return read_prior(root)
-
-
-def read_prior(site: Path) -> dict[str, dict[str, Any]]:
+def read_manifest_files(site: Path) -> dict[str, dict[str, Any]]:
     """Return the `files` of a manifest left by an earlier run on this tree, or {} if none is readable."""
     path = site / MANIFEST_PATH
     try:

@@ -7,10 +7,11 @@ from typing import Protocol
 
 from .analyze import hash_all, parse_all, resolve_refs
 from .assemble import Sink, State, assemble, prior_assets
+from .cache import cache_dir_for
 from .config import Config
 from .errors import StrictModeError
 from .hashplan import Plan, make_plan
-from .manifest import MANIFEST_PATH, read_manifest_files, read_prior, to_json
+from .manifest import MANIFEST_PATH, read_manifest_files, to_json
 from .model import Asset, BuildResult, Parsed, Ref
 from .output import NullSink, StagingSink, UpdateSink, check_target, commit, discard, new_staging
 from .scan import scan
@@ -25,7 +26,9 @@ class Progress(Protocol):
     def finish(self) -> None: ...
 
 
-class _Quiet:
+class Quiet:
+    """A Progress that shows nothing."""
+
     def start(self, label: str, total: int) -> None:
         pass
 
@@ -42,7 +45,7 @@ def build(cfg: Config, *, dry_run: bool = False, progress: Progress | None = Non
     update=True rewrites only the files that changed in an earlier output (no staging tree and swap): for
     build directories nobody reads while they change, such as a deploy's or a watch's.
     """
-    progress = progress or _Quiet()
+    progress = progress or Quiet()
     target = check_target(cfg.site, cfg.out).resolve()
     # 1. scan: list files, refusing symlinks that leave the site
     listed = scan(cfg.site)
@@ -51,7 +54,7 @@ def build(cfg: Config, *, dry_run: bool = False, progress: Progress | None = Non
     assets = hash_all(listed, cfg.jobs, progress.advance)
     progress.finish()
     # an output left by the build of exactly this input and these settings is already right
-    cache_dir = _cache_dir(cfg)
+    cache_dir = cache_dir_for(cfg)
     digest = input_digest(assets, cfg)
     if cache_dir is not None and not dry_run and target != cfg.site.resolve():
         fresh = load_fresh(cache_dir, target, digest)
@@ -81,7 +84,7 @@ def build(cfg: Config, *, dry_run: bool = False, progress: Progress | None = Non
     sink: Sink | None = None
     try:
         sink = NullSink() if staging is None else StagingSink(staging)
-        state = State(cfg, {a.key: a for a in assets}, parsed, refs, plan, sink, read_prior(cfg.site))
+        state = State(cfg, {a.key: a for a in assets}, parsed, refs, plan, sink, read_manifest_files(cfg.site))
         # 5. rewrite and name: leaves first, each strongly connected component sharing one hash
         progress.start("rewriting", len(assets))
         assemble(state, progress.advance)
@@ -122,7 +125,7 @@ def _update(cfg: Config, target: Path, assets: list[Asset], parsed: dict[str, Pa
     (target / MANIFEST_PATH).unlink(missing_ok=True)  # until the update is complete, nothing here is trusted
     sink = UpdateSink(target, prior)
     try:
-        state = State(cfg, {a.key: a for a in assets}, parsed, refs, plan, sink, read_prior(cfg.site))
+        state = State(cfg, {a.key: a for a in assets}, parsed, refs, plan, sink, read_manifest_files(cfg.site))
         progress.start("rewriting", len(assets))
         assemble(state, progress.advance)
         progress.finish()
@@ -138,14 +141,6 @@ def _update(cfg: Config, target: Path, assets: list[Asset], parsed: dict[str, Pa
     if cache_dir is not None:
         save(cache_dir, target, digest, result)
     return result
-
-
-def _cache_dir(cfg: Config) -> Path | None:
-    if not cfg.use_cache:
-        return None
-    from .cache import default_dir
-
-    return cfg.cache_dir if cfg.cache_dir is not None else default_dir()
 
 
 def _is_text(key: str) -> bool:

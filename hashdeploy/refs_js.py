@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 _TOKENS = re.compile(
     r"""
@@ -82,8 +81,3 @@ def js_scan(text: str) -> tuple[list[tuple[int, int, str]], list[tuple[int, int]
         pos = m.end()
     return refs, strings
 
-
-def iter_strings(text: str, spans: list[tuple[int, int]]) -> Iterator[str]:
-    """Yield the text of each span."""
-    for s, e in spans:
-        yield text[s:e]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import warnings
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 

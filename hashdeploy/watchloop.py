@@ -101,7 +101,7 @@ class WatchSession:
             built = time.monotonic()
             if snapshot(self.cfg.site) != before:
                 return self._done(n, False, f"cycle {n}: the site changed while it was processed; waiting for it "
-                                            "to settle", changed, settle=True)
+                                            "to settle", changed)
             uploaded: list[str] = []
             invalidated: tuple[str, ...] = ()
             tail = f"wrote {self.cfg.out}"
@@ -164,7 +164,7 @@ class WatchSession:
             self._say(f"invalidation failed: {type(exc).__name__}: {exc}")
 
     def _done(self, n: int, ok: bool, line: str, changed: list[str], uploaded: list[str] | None = None,
-              invalidated: tuple[str, ...] = (), settle: bool = False) -> CycleResult:
+              invalidated: tuple[str, ...] = ()) -> CycleResult:
         self._say(line)
         result = CycleResult(n, ok, line, changed, uploaded or [], invalidated)
         if self.on_cycle:
