@@ -59,8 +59,7 @@ def build(cfg: Config, *, dry_run: bool = False, progress: Progress | None = Non
     if cache_dir is not None and not dry_run and target != cfg.site.resolve():
         fresh = load_fresh(cache_dir, target, digest)
         if fresh is not None:
-            if cfg.strict and fresh.warnings:
-                raise StrictModeError(f"{len(fresh.warnings)} warning(s) in strict mode; first: {fresh.warnings[0]}")
+            _check_strict(cfg, fresh.warnings)
             return fresh
     n_text = sum(1 for a in assets if _is_text(a.key))
     progress.start("parsing", n_text)
@@ -70,8 +69,7 @@ def build(cfg: Config, *, dry_run: bool = False, progress: Progress | None = Non
     keys = {a.key for a in assets}
     refs, more = resolve_refs(parsed, keys, cfg)
     warnings += more
-    if cfg.strict and warnings:
-        raise StrictModeError(f"{len(warnings)} warning(s) in strict mode; first: {warnings[0]}")
+    _check_strict(cfg, warnings)
     # 4. plan: which files may be renamed, in which order
     from .refs import kind_of
 
@@ -84,17 +82,8 @@ def build(cfg: Config, *, dry_run: bool = False, progress: Progress | None = Non
     sink: Sink | None = None
     try:
         sink = NullSink() if staging is None else StagingSink(staging)
-        state = State(cfg, {a.key: a for a in assets}, parsed, refs, plan, sink, read_manifest_files(cfg.site))
         # 5. rewrite and name: leaves first, each strongly connected component sharing one hash
-        progress.start("rewriting", len(assets))
-        assemble(state, progress.advance)
-        progress.finish()
-        result = BuildResult(
-            files=tuple(sorted(state.files, key=lambda f: f.key)),
-            assets={s: k for s, k in state.names.items()} | prior_assets(state),
-            rewritten=tuple(sorted(state.rewritten)),
-            warnings=tuple(warnings),
-        )
+        result = _rewrite(cfg, sink, assets, parsed, refs, plan, warnings, progress)
         # 6. manifest, then swap the staging tree into place
         if staging is not None:
             sink.write(MANIFEST_PATH, to_json(result, cfg.hash_length))
@@ -114,6 +103,23 @@ def build(cfg: Config, *, dry_run: bool = False, progress: Progress | None = Non
     return result
 
 
+def _rewrite(cfg: Config, sink: Sink, assets: list[Asset], parsed: dict[str, Parsed], refs: dict[str, list[Ref]],
+             plan: Plan, warnings: list[str], progress: Progress) -> BuildResult:
+    """The rewrite stage into any sink, and the result it describes."""
+    state = State(cfg, {a.key: a for a in assets}, parsed, refs, plan, sink, read_manifest_files(cfg.site))
+    progress.start("rewriting", len(assets))
+    assemble(state, progress.advance)
+    progress.finish()
+    return BuildResult(files=tuple(sorted(state.files, key=lambda f: f.key)),
+                       assets=dict(state.names) | prior_assets(state),
+                       rewritten=tuple(sorted(state.rewritten)), warnings=tuple(warnings))
+
+
+def _check_strict(cfg: Config, warnings: tuple[str, ...] | list[str]) -> None:
+    if cfg.strict and warnings:
+        raise StrictModeError(f"{len(warnings)} warning(s) in strict mode; first: {warnings[0]}")
+
+
 def _update(cfg: Config, target: Path, assets: list[Asset], parsed: dict[str, Parsed], refs: dict[str, list[Ref]],
             plan: Plan, warnings: list[str], cache_dir: Path | None, digest: str, progress: Progress) -> BuildResult:
     """The rewrite stage writing into an earlier output directly, only where bytes differ."""
@@ -125,13 +131,7 @@ def _update(cfg: Config, target: Path, assets: list[Asset], parsed: dict[str, Pa
     (target / MANIFEST_PATH).unlink(missing_ok=True)  # until the update is complete, nothing here is trusted
     sink = UpdateSink(target, prior)
     try:
-        state = State(cfg, {a.key: a for a in assets}, parsed, refs, plan, sink, read_manifest_files(cfg.site))
-        progress.start("rewriting", len(assets))
-        assemble(state, progress.advance)
-        progress.finish()
-        result = BuildResult(files=tuple(sorted(state.files, key=lambda f: f.key)),
-                             assets=dict(state.names) | prior_assets(state),
-                             rewritten=tuple(sorted(state.rewritten)), warnings=tuple(warnings))
+        result = _rewrite(cfg, sink, assets, parsed, refs, plan, warnings, progress)
         sink.kept.add(MANIFEST_PATH)
     finally:
         sink.close()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import bisect
 import codecs
 import json
 import re
+from collections.abc import Callable
 
 from .model import Parsed, RawRef, RefKind
 from .refs_css import css_urls
@@ -88,8 +90,6 @@ def encode(text: str, codec: str, bom: bytes) -> bytes:
 
 def _outside(spans: list[tuple[int, int]], s: int, e: int) -> bool:
     """True when [s, e) overlaps none of the (sorted) spans."""
-    import bisect
-
     i = bisect.bisect_right(spans, (s, 1 << 62)) - 1
     for j in (i, i + 1):
         if 0 <= j < len(spans) and spans[j][0] < e and s < spans[j][1]:
@@ -138,8 +138,10 @@ def _html_mentions(text: str, excluded: list[tuple[int, int]]) -> list[str]:
     return sorted(out)
 
 
-def _line_of(text: str, pos: int) -> int:
-    return text.count("\n", 0, pos) + 1
+def _line_finder(text: str) -> Callable[[int], int]:
+    """pos -> 1-based line number, with one pass over the text (not one per reference)."""
+    starts = [0] + [m.end() for m in re.finditer("\n", text)]
+    return lambda pos: bisect.bisect_right(starts, pos)
 
 
 def parse(data: bytes, kind: str) -> Parsed:
@@ -158,12 +160,15 @@ def parse(data: bytes, kind: str) -> Parsed:
             spans, more = [], [f"HTML could not be parsed ({type(exc).__name__}); left unchanged"]
         warnings += more
     elif kind == "css":
-        spans = [(s, e, RefKind.SUB, ctx, _line_of(text, s), None) for s, e, ctx in css_urls(text)]
+        line = _line_finder(text)
+        spans = [(s, e, RefKind.SUB, ctx, line(s), None) for s, e, ctx in css_urls(text)]
     elif kind == "js":
         found, regions = js_scan(text)
-        spans = [(s, e, RefKind.SUB, ctx, _line_of(text, s), None) for s, e, ctx in found]
+        line = _line_finder(text)
+        spans = [(s, e, RefKind.SUB, ctx, line(s), None) for s, e, ctx in found]
     elif kind == "manifest":
-        spans = [(m.start(1), m.end(1), RefKind.SUB, "manifest src", _line_of(text, m.start(1)), None)
+        line = _line_finder(text)
+        spans = [(m.start(1), m.end(1), RefKind.SUB, "manifest src", line(m.start(1)), None)
                  for m in _MANIFEST_SRC.finditer(text)]
         regions = [m.span(1) for m in _JSON_STRING.finditer(text)]
     elif kind == "json":
