@@ -184,3 +184,30 @@ def static_server() -> Iterator[tuple[str, dict[str, Path]]]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def require_chromium() -> None:
+    """Skip the calling test module when Playwright or Debian's chromium is missing (./dev test installs both)."""
+    import pytest
+
+    pytest.importorskip("playwright.sync_api")
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (./dev test installs it)", allow_module_level=True)
+
+
+@contextmanager
+def chromium_browser() -> Iterator[Any]:
+    """Debian's chromium, headless, driven by Playwright (no browser download)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=30_000)
+        try:
+            yield browser
+        finally:
+            browser.close()

@@ -114,6 +114,19 @@ class AwsWorld:
         return [r.path for r in self.recorder.log if r.method == "PUT" and "/.hashdeploy/" not in r.path]
 
 
+def make_distribution(cf, bucket: str) -> str:
+    """A CloudFront distribution in front of the bucket; returns its id."""
+    dist = cf.create_distribution(DistributionConfig={
+        "CallerReference": bucket, "Comment": "", "Enabled": True,
+        "Origins": {"Quantity": 1, "Items": [{"Id": "s3", "DomainName": f"{bucket}.s3.amazonaws.com",
+                                              "OriginPath": "", "S3OriginConfig": {"OriginAccessIdentity": ""}}]},
+        "DefaultCacheBehavior": {"TargetOriginId": "s3", "ViewerProtocolPolicy": "redirect-to-https",
+                                 "ForwardedValues": {"QueryString": False, "Cookies": {"Forward": "none"}},
+                                 "MinTTL": 0, "TrustedSigners": {"Enabled": False, "Quantity": 0}},
+    })
+    return str(dist["Distribution"]["Id"])
+
+
 @pytest.fixture
 def aws(moto_server, monkeypatch: pytest.MonkeyPatch) -> AwsWorld:
     """Credentials and endpoints for boto3's standard chain pointing at the moto server, plus a fresh bucket."""
@@ -131,15 +144,8 @@ def aws(moto_server, monkeypatch: pytest.MonkeyPatch) -> AwsWorld:
     s3 = boto3.client("s3", endpoint_url=moto_server.url, region_name="us-east-1")
     cf = boto3.client("cloudfront", endpoint_url=moto_server.url, region_name="us-east-1")
     s3.create_bucket(Bucket=bucket)
-    dist = cf.create_distribution(DistributionConfig={
-        "CallerReference": bucket, "Comment": "", "Enabled": True,
-        "Origins": {"Quantity": 1, "Items": [{"Id": "s3", "DomainName": f"{bucket}.s3.amazonaws.com",
-                                              "OriginPath": "", "S3OriginConfig": {"OriginAccessIdentity": ""}}]},
-        "DefaultCacheBehavior": {"TargetOriginId": "s3", "ViewerProtocolPolicy": "redirect-to-https",
-                                 "ForwardedValues": {"QueryString": False, "Cookies": {"Forward": "none"}},
-                                 "MinTTL": 0, "TrustedSigners": {"Enabled": False, "Quantity": 0}},
-    })
+    distribution_id = make_distribution(cf, bucket)
     moto_server.recorder.clear()
     moto_server.recorder.fault = None
-    yield AwsWorld(moto_server, bucket, s3, cf, dist["Distribution"]["Id"])
+    yield AwsWorld(moto_server, bucket, s3, cf, distribution_id)
     moto_server.recorder.fault = None

@@ -12,19 +12,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
-from browser import SEARCH_WORD, built, static_server, write_config
+from browser import SEARCH_WORD, built, chromium_browser, require_chromium, static_server, write_config
 
+require_chromium()
 sync_api = pytest.importorskip("playwright.sync_api")
-CHROMIUM = Path("/usr/bin/chromium")
-if not CHROMIUM.exists():
-    pytest.skip("Debian's chromium is not installed (./dev test installs it)", allow_module_level=True)
-
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 TIMEOUT_MS = 10_000
 THEMES = ("mkdocs", "readthedocs", "material")
 PAGES = {"home": "", "deep": "guide/advanced/tuning/", "404": "no/such/deep/page/"}
@@ -82,10 +76,8 @@ def sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, list[
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, timeout=30_000)
+    with chromium_browser() as browser:
         yield browser
-        browser.close()
 
 
 def _search(page: Any, theme: str) -> str | None:

@@ -40,7 +40,7 @@ from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
 import pytest
-from conftest import AwsWorld, write_tree
+from conftest import AwsWorld, make_distribution, write_tree
 
 from hashdeploy.records import from_bytes, history_from_bytes
 
@@ -307,15 +307,7 @@ _names = iter(range(10**6))
 def new_target(aws: AwsWorld, tag: str) -> Target:
     bucket = f"crash-{tag}-{next(_names)}-{os.getpid()}"
     aws.s3.create_bucket(Bucket=bucket)
-    dist = aws.cf.create_distribution(DistributionConfig={
-        "CallerReference": bucket, "Comment": "", "Enabled": True,
-        "Origins": {"Quantity": 1, "Items": [{"Id": "s3", "DomainName": f"{bucket}.s3.amazonaws.com",
-                                              "OriginPath": "", "S3OriginConfig": {"OriginAccessIdentity": ""}}]},
-        "DefaultCacheBehavior": {"TargetOriginId": "s3", "ViewerProtocolPolicy": "redirect-to-https",
-                                 "ForwardedValues": {"QueryString": False, "Cookies": {"Forward": "none"}},
-                                 "MinTTL": 0, "TrustedSigners": {"Enabled": False, "Quantity": 0}},
-    })
-    return Target(bucket, dist["Distribution"]["Id"])
+    return Target(bucket, make_distribution(aws.cf, bucket))
 
 
 def invalidation_ids(aws: AwsWorld, t: Target) -> set[str]:

@@ -20,16 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser import static_server
+from browser import chromium_browser, require_chromium, static_server
 from conftest import DEMO
 
-sync_api = pytest.importorskip("playwright.sync_api")
-CHROMIUM = Path("/usr/bin/chromium")
-if not CHROMIUM.exists():
-    pytest.skip("Debian's chromium is not installed (./dev test installs it)", allow_module_level=True)
-
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
+require_chromium()
 TIMEOUT_MS = 10_000
 # what each version shows: body colour (css/site.css), the link text on the home page, the about page's heading
 VERSIONS = {
@@ -53,10 +47,8 @@ class Visit:
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, timeout=30_000)
+    with chromium_browser() as browser:
         yield browser
-        browser.close()
 
 
 def visit(chromium: Any, origin: str, path: str) -> Visit:
