@@ -11,11 +11,9 @@ from __future__ import annotations
 import http.server
 import json
 import os
-import struct
 import subprocess
 import sys
 import threading
-import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,20 +21,10 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import mkdocs
-from conftest import write_tree
+from conftest import png, write_tree
 
 SEARCH_WORD = "pineapple"  # appears in one page only (guide/install.md)
 FONT = Path(mkdocs.__file__).parent / "themes" / "mkdocs" / "webfonts" / "fa-solid-900.woff2"
-
-
-def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
-    """A valid truecolour PNG of one colour."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    raw = b"".join(b"\0" + bytes(rgb) * width for _ in range(height))
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
 
 
 PROJECT: dict[str, str | bytes] = {

@@ -19,10 +19,8 @@ import json
 import os
 import re
 import shutil
-import struct
 import subprocess
 import sys
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +29,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 import pytest
 from bs4 import BeautifulSoup
-from conftest import ROOT, load_manifest, read_tree, write_tree
+from conftest import ROOT, load_manifest, png, read_tree, write_tree
 from siteassert import assert_site_consistent, subresource_urls
 
 from hashdeploy.cli import main
@@ -43,16 +41,6 @@ ORIGIN = "http://site.test/"
 
 # ---------------------------------------------------------------------------------------------------------------
 # tiny binary fixtures, generated
-
-
-def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
-    """A valid truecolour PNG of one colour."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    raw = b"".join(b"\0" + bytes(rgb) * width for _ in range(height))
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
 
 
 # A WOFF2 header-shaped blob: no test renders it, it only has to be a distinct binary file.
