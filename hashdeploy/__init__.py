@@ -1,5 +1,107 @@
-"""hashdeploy: content-hashed asset names for static sites, and deploys that only invalidate what changed."""
+"""hashdeploy's library API: build(), deploy(), history(), rollback(), prune() and the Settings they all take.
+
+The command line, watch mode and every site-generator hook call only these. Each imports its stages when
+called, so `import hashdeploy` stays cheap (no bs4, no boto3).
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hashdeploy.errors import ConfigError, HashdeployError, one_line
+from hashdeploy.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from hashdeploy.backends import Target
+    from hashdeploy.model import BuildResult, Progress
+    from hashdeploy.publish.prune import PruneReport
+    from hashdeploy.publish.report import DeployReport
+    from hashdeploy.publish.rollback import RollbackReport
+
 __version__ = "0.1.0"
+__all__ = ["ConfigError", "HashdeployError", "Settings", "build", "deploy", "history", "load_settings", "one_line",
+           "open_target", "prune", "rollback"]
+
+
+def build(settings: Settings, *, dry_run: bool = False, progress: Progress | None = None,
+          update: bool = False) -> BuildResult:
+    """Process settings.site into settings.out (or in place, atomically); nothing touches the network.
+
+    update=True rewrites an earlier output directly where bytes differ (for folders nobody serves while
+    they change, such as a deploy's or a watch's build folder).
+    """
+    from hashdeploy.engine import build as run
+
+    return run(settings, dry_run=dry_run, progress=progress, update=update)
+
+
+def open_target(settings: Settings, command: str = "deploy") -> Target:
+    """Open the configured deploy target (S3 + CloudFront or a local directory), checking it is reachable."""
+    from hashdeploy.backends import open_target as run
+
+    return run(settings, command)
+
+
+def deploy(settings: Settings, *, built: BuildResult | None = None, target: Target | None = None,
+           dry_run: bool = False, progress: Progress | None = None, break_lock: bool = False,
+           invalidate: bool = True) -> DeployReport:
+    """Process the site (unless `built` is its result, in settings.out or in place) and publish it to the target.
+
+    Without settings.out the processed site is kept in a folder per site in the cache, so a redeploy of an
+    unchanged site skips processing. invalidate=False leaves the changed URLs owed in the deploy record.
+    """
+    import dataclasses
+    import shutil
+    import tempfile
+
+    from hashdeploy.engine.cache import build_dir
+    from hashdeploy.publish.run import deploy as publish
+
+    tmp = None
+    try:
+        if built is None:
+            out = settings.out or build_dir(settings)
+            if out is None:
+                tmp = Path(tempfile.mkdtemp(prefix="hashdeploy-build-"))
+                out = tmp / "site"
+            # the cache's build folder is only read by this deploy: update it in place
+            built = build(dataclasses.replace(settings, out=out), dry_run=dry_run, progress=progress,
+                          update=settings.out is None)
+        else:
+            out = settings.out or settings.site
+        target = target or open_target(settings)
+        report = publish(built, out, target.backend, settings, served_prefix=target.served_prefix, cdn=target.cdn,
+                         dry_run=dry_run, progress=progress, break_lock=break_lock, invalidate=invalidate)
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return dataclasses.replace(report, build_warnings=built.warnings)
+
+
+def history(settings: Settings, *, target: Target | None = None) -> list[dict[str, Any]]:
+    """The target's deploys, newest first, each with `live` true for the one being served."""
+    from hashdeploy.publish.history import history as run
+
+    return run((target or open_target(settings, "history")).backend)
+
+
+def rollback(settings: Settings, deploy_id: str | None = None, *, target: Target | None = None,
+             dry_run: bool = False, break_lock: bool = False) -> RollbackReport:
+    """Put a recorded deploy back live (default: the one before the live one); no rebuild, no local files."""
+    from hashdeploy.publish.rollback import rollback as run
+
+    t = target or open_target(settings, "rollback")
+    return run(t.backend, settings, deploy_id, served_prefix=t.served_prefix, dry_run=dry_run, break_lock=break_lock)
+
+
+def prune(settings: Settings, *, target: Target | None = None, dry_run: bool = False,
+          break_lock: bool = False) -> PruneReport:
+    """Delete what no retained deploy needs (settings keep, older_than, max_deletes, delete_removed)."""
+    from hashdeploy.publish.prune import prune as run
+    from hashdeploy.settings import parse_age
+
+    t = target or open_target(settings, "prune")
+    return run(t.backend, settings, keep=settings.keep, older_than=parse_age(settings.older_than),
+               max_deletes=settings.max_deletes, delete_removed=settings.delete_removed, served_prefix=t.served_prefix,
+               cdn=t.cdn, dry_run=dry_run, break_lock=break_lock)

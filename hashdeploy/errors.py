@@ -1,4 +1,4 @@
-"""The exceptions hashdeploy raises for expected failures; the CLI prints them as one line."""
+"""The exceptions hashdeploy raises for expected failures, and the one funnel that turns a failure into a line."""
 
 from __future__ import annotations
 
@@ -27,10 +27,6 @@ class UnsafePathError(HashdeployError):
     """A path would leave the site directory (symlink or reference)."""
 
 
-class MissingReferenceError(HashdeployError):
-    """A subresource reference points at a file that is not in the site (raised under --strict)."""
-
-
 class StrictModeError(HashdeployError):
     """Warnings were raised and --strict turns them into a failure."""
 
@@ -57,3 +53,32 @@ class LockedError(ConflictError):
 
 class DeployInputError(HashdeployError):
     """A key or header value cannot be sent (too long, control characters, CR/LF)."""
+
+
+class RollbackError(HashdeployError):
+    """The requested deploy cannot be put back live."""
+
+
+class PruneAborted(HashdeployError):
+    """A prune plan crossed a safety limit; nothing was deleted."""
+
+
+class PruneError(HashdeployError):
+    """Some deletions failed."""
+
+
+# Failures from the AWS SDK stack that escaped a backend's translation are still expected (a network fault,
+# a refused request): recognised by module, so this module never imports botocore.
+_REMOTE_MODULES = ("botocore", "boto3", "s3transfer", "urllib3")
+
+
+def one_line(exc: BaseException) -> tuple[str, int] | None:
+    """`ClassName: message` and the exit code for an expected failure; None for a bug (let it raise)."""
+    if isinstance(exc, HashdeployError):
+        return f"{type(exc).__name__}: {exc}", exc.exit_code
+    if isinstance(exc, OSError):
+        where = f" {exc.filename}" if exc.filename else ""
+        return f"{type(exc).__name__}:{where} {exc.strerror or exc}", 1
+    if type(exc).__module__.startswith(_REMOTE_MODULES):
+        return f"{type(exc).__name__}: {exc}", 1
+    return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 
 class FileClass(enum.StrEnum):
@@ -101,3 +102,30 @@ class BuildResult:
     assets: dict[str, str] = field(default_factory=dict)  # source key -> hashed key
     rewritten: tuple[str, ...] = ()  # source keys whose bytes changed
     warnings: tuple[str, ...] = ()
+
+    def summary_line(self) -> str:
+        """How many files of each class, and how many were rewritten."""
+        n = {cls: sum(1 for f in self.files if f.cls is cls) for cls in FileClass}
+        return (f"{len(self.files)} files: {n[FileClass.HASHED]} hashed, {n[FileClass.FINGERPRINTED]} fingerprinted, "
+                f"{n[FileClass.STABLE]} stable; {len(self.rewritten)} rewritten")
+
+
+class Progress(Protocol):
+    """Reports long work; the CLI shows a bar on a terminal."""
+
+    def start(self, label: str, total: int) -> None: ...
+    def advance(self, n: int) -> None: ...
+    def finish(self) -> None: ...
+
+
+class Quiet:
+    """A Progress that shows nothing."""
+
+    def start(self, label: str, total: int) -> None:
+        pass
+
+    def advance(self, n: int) -> None:
+        pass
+
+    def finish(self) -> None:
+        pass

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from hashdeploy.cli import main
+from hashdeploy.cli.main import main
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "fixtures" / "demo-site"

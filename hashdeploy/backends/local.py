@@ -1,0 +1,154 @@
+"""The local-directory deploy target (`file:///srv/www`): a directory any web server can serve."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+
+from hashdeploy.backends.base import Tick, Upload
+from hashdeploy.errors import ConflictError, RemoteError
+from hashdeploy.publish.records import RESERVED, STABLE_STORE
+
+
+class LocalBackend:
+    """A directory served by a web server: same plan and order, each write a temporary file and a rename."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.name = root.as_uri() if root.is_absolute() else str(root)
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        root = self.root.resolve()
+        if root not in path.parents:
+            raise RemoteError(f"{self.name}: key {key!r} would leave the target directory")
+        return path
+
+    def _atomic_write(self, path: Path, write: Callable[[int], None]) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".hashdeploy-", dir=path.parent)
+        try:
+            write(fd)
+            os.fsync(fd)
+            os.close(fd)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    def read_record(self, name: str) -> bytes | None:
+        """Read .hashdeploy/<name>."""
+        try:
+            return self._path(RESERVED + name).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def read_record_tag(self, name: str) -> tuple[bytes, str] | None:
+        """The record and the SHA-256 of its bytes as its tag."""
+        data = self.read_record(name)
+        return None if data is None else (data, hashlib.sha256(data).hexdigest())
+
+    def write_record(self, name: str, data: bytes, *, if_match: str | None = None, if_absent: bool = False) -> str:
+        """Write .hashdeploy/<name> atomically; conditions are checked under a directory lock."""
+        path = self._path(RESERVED + name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with _dir_lock(path.parent):
+            if if_match is not None:
+                current = self.read_record_tag(name)
+                if current is None or current[1] != if_match:
+                    raise ConflictError(f"{self.name}: .hashdeploy/{name} changed since it was read; "
+                                        "another run moved the live deploy; rerun")
+            if if_absent and path.exists():
+                raise ConflictError(f"{self.name}: .hashdeploy/{name} already exists")
+            self._atomic_write(path, lambda fd: _write_all(fd, data))
+        return hashlib.sha256(data).hexdigest()
+
+    def delete_record(self, name: str) -> None:
+        """Delete .hashdeploy/<name>."""
+        try:
+            self._path(RESERVED + name).unlink()
+        except FileNotFoundError:
+            pass
+
+    def list_objects(self) -> dict[str, float]:
+        """Every file but the records, with its modification time."""
+        out: dict[str, float] = {}
+        if not self.root.exists():
+            return out
+        for dirpath, _dirs, files in os.walk(self.root):
+            for name in files:
+                p = Path(dirpath, name)
+                key = p.relative_to(self.root).as_posix()
+                if name.startswith(".hashdeploy-") or (key.startswith(RESERVED) and not key.startswith(STABLE_STORE)):
+                    continue
+                out[key] = p.stat().st_mtime
+        return out
+
+    def copy_objects(self, pairs: Sequence[tuple[str, Upload]], tick: Tick) -> None:
+        """Copy files within the target, each through a temporary file and a rename."""
+        self.upload([replace(dest, path=self._path(src)) for src, dest in pairs], tick)
+
+    def delete_objects(self, keys: Sequence[str]) -> list[tuple[str, str]]:
+        """Remove files; collect failures."""
+        errors = []
+        for key in keys:
+            try:
+                self._path(key).unlink()
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                errors.append((key, exc.strerror or str(exc)))
+        return errors
+
+    def upload(self, items: Sequence[Upload], tick: Tick) -> None:
+        """Copy each file in through a temporary file and a rename."""
+        for item in items:
+            def copy(fd: int, src: Path = item.path) -> None:
+                with open(src, "rb") as f:
+                    while chunk := f.read(1 << 20):
+                        _write_all(fd, chunk)
+
+            self._atomic_write(self._path(item.key), copy)
+            tick(1)
+
+    def set_headers(self, items: Sequence[Upload], tick: Tick) -> None:
+        """Files carry no headers here: the web server decides them; nothing to do."""
+        tick(len(items))
+
+    def invalidate(self, paths: Sequence[str], caller_reference: str) -> str | None:
+        """No CDN in front of a directory."""
+        return None
+
+    def wait_invalidation(self, invalidation_id: str, timeout: float) -> bool:
+        """Nothing to wait for."""
+        return True
+
+
+@contextmanager
+def _dir_lock(directory: Path) -> Iterator[None]:
+    """An advisory lock that makes a check-then-write of a record atomic among local runs."""
+    fd = os.open(directory / "records.lock", os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]

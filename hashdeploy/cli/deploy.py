@@ -1,0 +1,28 @@
+"""Print a deploy's report: the plan on a dry run, warnings, and one summary line (or the --json document)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from hashdeploy.publish.report import DeployReport, report_json, summary_line
+
+
+def print_deploy(report: DeployReport, *, dry_run: bool, as_json: bool, quiet: bool) -> int:
+    """Print what a deploy did (or would do); 0."""
+    if as_json:
+        doc = report_json(report) | {"build_warnings": list(report.build_warnings)}
+        print(json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=False))
+        return 0
+    for w in (*report.build_warnings, *report.warnings):
+        print(f"warning: {w}", file=sys.stderr)
+    if dry_run:
+        for a in report.plan.actions:
+            print(f"{a.action:<8} {a.key}  ({a.reason}; {a.file.cls.value}; {a.cache_control})")
+        for k in report.plan.removed:
+            print(f"{'keep':<8} {k}  (no longer in the site; deploys never delete)")
+        for path in report.invalidation.paths:
+            print(f"{'invalidate':<8} {path}")
+    if not quiet or dry_run:
+        print(summary_line(report))
+    return 0

@@ -1,0 +1,129 @@
+"""The offline build: scan → hash/parse → resolve → plan → rewrite → write → manifest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hashdeploy.engine.cache import cache_dir_for
+from hashdeploy.engine.classify import Plan, make_plan
+from hashdeploy.engine.freshness import input_digest, load_fresh, save
+from hashdeploy.engine.inventory import scan
+from hashdeploy.engine.manifest import MANIFEST_PATH, read_manifest_files, to_json
+from hashdeploy.engine.parse import hash_all, parse_all, resolve_refs
+from hashdeploy.engine.rename import Sink, State, assemble, prior_assets
+from hashdeploy.engine.write import NullSink, StagingSink, UpdateSink, check_target, commit, discard, new_staging
+from hashdeploy.errors import StrictModeError
+from hashdeploy.model import Asset, BuildResult, Parsed, Progress, Quiet, Ref
+from hashdeploy.settings import Settings
+
+
+def build(cfg: Settings, *, dry_run: bool = False, progress: Progress | None = None, update: bool = False) -> BuildResult:
+    """Process cfg.site into cfg.out (or in place, atomically); with dry_run compute everything, write nothing.
+
+    update=True rewrites only the files that changed in an earlier output (no staging tree and swap): for
+    build directories nobody reads while they change, such as a deploy's or a watch's.
+    """
+    progress = progress or Quiet()
+    target = check_target(cfg.site, cfg.out).resolve()
+    # 1. scan: list files, refusing symlinks that leave the site
+    listed = scan(cfg.site)
+    # 2. hash every file and parse the ones that can hold references
+    progress.start("hashing", len(listed))
+    assets = hash_all(listed, cfg.jobs, progress.advance)
+    progress.finish()
+    # an output left by the build of exactly this input and these settings is already right
+    cache_dir = cache_dir_for(cfg)
+    digest = input_digest(assets, cfg)
+    if cache_dir is not None and not dry_run and target != cfg.site.resolve():
+        fresh = load_fresh(cache_dir, target, digest)
+        if fresh is not None:
+            _check_strict(cfg, fresh.warnings)
+            return fresh
+    n_text = sum(1 for a in assets if _is_text(a.key))
+    progress.start("parsing", n_text)
+    parsed, warnings = parse_all(assets, cfg, progress.advance)
+    progress.finish()
+    # 3. resolve references to site keys
+    keys = {a.key for a in assets}
+    refs, more = resolve_refs(parsed, keys, cfg)
+    warnings += more
+    _check_strict(cfg, warnings)
+    # 4. plan: which files may be renamed, in which order
+    from hashdeploy.engine.refs import kind_of
+
+    feeds = {k for k in parsed if kind_of(k) == "xml"}
+    plan = make_plan(sorted(keys), refs, {k: p.mentions for k, p in parsed.items() if k not in feeds}, cfg,
+                     {k: parsed[k].mentions for k in feeds})
+    if update and not dry_run and target != cfg.site.resolve():
+        return _update(cfg, target, assets, parsed, refs, plan, warnings, cache_dir, digest, progress)
+    staging = None if dry_run else new_staging(target)
+    sink: Sink | None = None
+    try:
+        sink = NullSink() if staging is None else StagingSink(staging)
+        # 5. rewrite and name: leaves first, each strongly connected component sharing one hash
+        result = _rewrite(cfg, sink, assets, parsed, refs, plan, warnings, progress)
+        # 6. manifest, then swap the staging tree into place
+        if staging is not None:
+            sink.write(MANIFEST_PATH, to_json(result, cfg.hash_length))
+            sink.close()
+            commit(staging, target)
+            staging = None
+            if cache_dir is not None:
+                save(cache_dir, target, digest, result)
+    finally:
+        if staging is not None:
+            if sink is not None:
+                try:
+                    sink.close()
+                except OSError:
+                    pass  # the first failure is already on its way up
+            discard(staging)
+    return result
+
+
+def _rewrite(cfg: Settings, sink: Sink, assets: list[Asset], parsed: dict[str, Parsed], refs: dict[str, list[Ref]],
+             plan: Plan, warnings: list[str], progress: Progress) -> BuildResult:
+    """The rewrite stage into any sink, and the result it describes."""
+    state = State(cfg, {a.key: a for a in assets}, parsed, refs, plan, sink, read_manifest_files(cfg.site))
+    progress.start("rewriting", len(assets))
+    assemble(state, progress.advance)
+    progress.finish()
+    return BuildResult(files=tuple(sorted(state.files, key=lambda f: f.key)),
+                       assets=dict(state.names) | prior_assets(state),
+                       rewritten=tuple(sorted(state.rewritten)), warnings=tuple(warnings))
+
+
+def _check_strict(cfg: Settings, warnings: tuple[str, ...] | list[str]) -> None:
+    if cfg.strict and warnings:
+        raise StrictModeError(f"{len(warnings)} warning(s) in strict mode; first: {warnings[0]}")
+
+
+def _update(cfg: Settings, target: Path, assets: list[Asset], parsed: dict[str, Parsed], refs: dict[str, list[Ref]],
+            plan: Plan, warnings: list[str], cache_dir: Path | None, digest: str, progress: Progress) -> BuildResult:
+    """The rewrite stage writing into an earlier output directly, only where bytes differ."""
+    from hashdeploy.engine.freshness import forget
+
+    if cache_dir is not None:
+        forget(cache_dir, target)  # a half-updated directory must never pass for fresh
+    prior = {k: str(v.get("sha256")) for k, v in read_manifest_files(target).items()}
+    (target / MANIFEST_PATH).unlink(missing_ok=True)  # until the update is complete, nothing here is trusted
+    sink = UpdateSink(target, prior)
+    try:
+        result = _rewrite(cfg, sink, assets, parsed, refs, plan, warnings, progress)
+        sink.kept.add(MANIFEST_PATH)
+    finally:
+        sink.close()
+    sink.remove_stale()
+    target.joinpath(MANIFEST_PATH).parent.mkdir(parents=True, exist_ok=True)
+    target.joinpath(MANIFEST_PATH).write_bytes(to_json(result, cfg.hash_length))
+    if cache_dir is not None:
+        save(cache_dir, target, digest, result)
+    return result
+
+
+def _is_text(key: str) -> bool:
+    from hashdeploy.engine.refs import kind_of
+
+    return kind_of(key) is not None
+
+

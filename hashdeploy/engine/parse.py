@@ -1,0 +1,179 @@
+"""Hash every file, parse the text files (in parallel, cached by content) and resolve their references."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+
+from hashdeploy.engine.cache import ParseCache, cache_dir_for
+from hashdeploy.engine.inventory import sha256_file
+from hashdeploy.engine.refs import MAX_PARSE_BYTES, kind_of, parse
+from hashdeploy.engine.refs.edits import unescape_for
+from hashdeploy.engine.refs.urls import UrlContext, resolve
+from hashdeploy.model import Asset, Parsed, Ref, RefKind
+from hashdeploy.settings import Settings
+
+Tick = Callable[[int], None]
+_BATCH = 24
+_BIG_FILE = 1 << 20
+
+
+# Within one process (watch mode, the MkDocs plugin under serve), a file seen before with the same size and
+# modification time is not read again, if it had not been modified for 2 s when it was hashed: a file
+# rewritten within the clock's granularity could otherwise keep an old mtime (git's "racily clean" rule).
+_HASHED: dict[tuple[str, int, int], tuple[str, int]] = {}
+_PARSED: dict[tuple[str, str], Parsed] = {}
+_MEMO_LIMIT = 100_000
+_RACY_NS = 2_000_000_000
+
+
+def hash_all(assets: list[Asset], jobs: int, tick: Tick) -> list[Asset]:
+    """Return the assets with their SHA-256 filled in (threads: hashlib releases the GIL)."""
+    def one(a: Asset) -> Asset:
+        memo_key = (str(a.path), a.size, a.mtime_ns)
+        known = _HASHED.get(memo_key)
+        if known is not None and a.mtime_ns and a.mtime_ns + _RACY_NS < known[1]:
+            return replace(a, sha256=known[0])
+        started = time.time_ns()
+        sha = sha256_file(a.path)
+        if len(_HASHED) < _MEMO_LIMIT:
+            _HASHED[memo_key] = (sha, started)
+        return replace(a, sha256=sha)
+
+    # small files are quicker to hash here than to hand to a thread; big ones go to threads
+    big = [a for a in assets if a.size >= _BIG_FILE]
+    done: dict[str, Asset] = {}
+    with ThreadPoolExecutor(max_workers=max(2, jobs)) as pool:
+        futures = [pool.submit(one, a) for a in big]
+        for a in assets:
+            if a.size < _BIG_FILE:
+                done[a.key] = one(a)
+                tick(1)
+        for f in futures:
+            r = f.result()
+            done[r.key] = r
+            tick(1)
+    return [done[a.key] for a in assets]
+
+
+def _parse_batch(batch: list[tuple[str, str, str]]) -> list[tuple[str, Parsed]]:
+    """Worker: parse (key, path, kind) items."""
+    out = []
+    for key, path, kind in batch:
+        with open(path, "rb") as f:
+            data = f.read()
+        out.append((key, parse(data, kind)))
+    return out
+
+
+def parse_all(assets: list[Asset], cfg: Settings, tick: Tick) -> tuple[dict[str, Parsed], list[str]]:
+    """Parse every text file that may hold references, using the cache; return results and warnings."""
+    warnings: list[str] = []
+    todo: list[tuple[Asset, str]] = []
+    for a in assets:
+        kind = kind_of(a.key)
+        if kind is None:
+            continue
+        if a.size > MAX_PARSE_BYTES:
+            warnings.append(f"{a.key}: {a.size} bytes is too large to scan for references; left unchanged")
+            continue
+        todo.append((a, kind))
+    cache = ParseCache(cache_dir_for(cfg))
+    try:
+        hits = {k: p for k, p in ((k, _PARSED.get(k)) for k in ((a.sha256, kind) for a, kind in todo)) if p}
+        hits |= cache.get_many(k for k in ((a.sha256, kind) for a, kind in todo) if k not in hits)
+        results: dict[str, Parsed] = {}
+        misses = []
+        for a, kind in todo:
+            hit = hits.get((a.sha256, kind))
+            if hit is not None:
+                results[a.key] = hit
+                tick(1)
+            else:
+                misses.append((a, kind))
+        fresh = _parse_misses(misses, cfg.jobs or os.cpu_count() or 1, tick)
+        results.update(fresh)
+        by_key = {a.key: (a, kind) for a, kind in misses}
+        cache.put_many((by_key[k][0].sha256, by_key[k][1], p) for k, p in fresh.items())
+        if len(_PARSED) < _MEMO_LIMIT:
+            _PARSED.update(((a.sha256, kind), results[a.key]) for a, kind in todo)
+    finally:
+        cache.close()
+    return results, warnings
+
+
+def _parse_misses(misses: list[tuple[Asset, str]], jobs: int, tick: Tick) -> dict[str, Parsed]:
+    items = [(a.key, str(a.path), kind) for a, kind in misses]
+    results: dict[str, Parsed] = {}
+    if not items:
+        return results
+    if jobs <= 1 or len(items) < 2 * _BATCH:
+        for key, parsed in _parse_batch(items):
+            results[key] = parsed
+            tick(1)
+        return results
+    batches = [items[i : i + _BATCH] for i in range(0, len(items), _BATCH)]
+    # imported here: an up-to-date build never starts a process pool, so never pays for multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    # fork is the fast start, but forking a process that runs other threads (mkdocs serve, a watch) can deadlock
+    context = get_context("fork" if threading.active_count() == 1 else "forkserver")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        for done in pool.map(_parse_batch, batches):
+            for key, parsed in done:
+                results[key] = parsed
+            tick(len(done))
+    return results
+
+
+def _base_dir(source: str, base_href: str | None, ctx: UrlContext) -> str | None:
+    """The directory relative URLs resolve against: the page's own, or its <base href>."""
+    if base_href is None:
+        return None
+    key, note = resolve(base_href, source, ctx)
+    if key is None:
+        return "\x00external" if note == "external" else None
+    return key.rpartition("/")[0] if not base_href.rstrip().endswith("/") else key[: -len("index.html")].rstrip("/")
+
+
+def resolve_refs(parsed: dict[str, Parsed], keys: set[str], cfg: Settings) -> tuple[dict[str, list[Ref]], list[str]]:
+    """Resolve every reference to a site key; warn about subresources that are missing or outside."""
+    ctx = UrlContext(base_path=cfg.base_path, site_url=cfg.site_url)
+    lower = {k.lower(): k for k in keys}
+    out: dict[str, list[Ref]] = {}
+    warnings: list[str] = []
+    for source in sorted(parsed):
+        p = parsed[source]
+        warnings += [f"{source}: {w}" for w in p.warnings]
+        base_dir = _base_dir(source, p.base_href, ctx)
+        refs = []
+        for raw in p.refs:
+            url = unescape_for(raw.context)(raw.raw)
+            if base_dir == "\x00external" and not url.lstrip().startswith("/"):
+                refs.append(Ref(source, raw, None, "external"))
+                continue
+            target, note = resolve(url, source, ctx, base_dir)
+            sub = raw.kind is RefKind.SUB
+            if target is not None and target not in keys:
+                other = lower.get(target.lower())
+                if sub and other is not None:
+                    warnings.append(f"{source}:{raw.line}: {raw.raw} matches {other} only case-insensitively; "
+                                    "fix the case (URLs on S3 are case-sensitive)")
+                    note = "case"
+                elif sub:
+                    warnings.append(f"{source}:{raw.line}: {raw.context} → {raw.raw} (no such file in the site); "
+                                    "left unchanged")
+                    note = "missing"
+                target = None
+            elif target is None and sub and note == "outside":
+                warnings.append(f"{source}:{raw.line}: {raw.raw} resolves outside the site; left unchanged, never opened")
+            elif target is None and sub and note == "outside-base":
+                warnings.append(f"{source}:{raw.line}: {raw.raw} is outside the base path {cfg.base_path}; left unchanged")
+            refs.append(Ref(source, raw, target, note))
+        out[source] = refs
+    return out, warnings

@@ -1,0 +1,245 @@
+"""Write the processed site to a staging directory, then put it in place with one atomic swap."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+from hashdeploy.engine.manifest import MANIFEST_PATH
+from hashdeploy.errors import OutputError
+
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+
+
+class NullSink:
+    """Discards everything: used by --dry-run, which writes nothing."""
+
+    def write(self, key: str, data: bytes, sha256: str | None = None) -> None:
+        """Discard data."""
+
+    def copy(self, key: str, src: Path, sha256: str | None = None) -> None:
+        """Discard the copy."""
+
+    def close(self) -> None:
+        """Nothing to wait for."""
+
+
+class StagingSink:
+    """Writes output files under a staging directory, creating parents as needed.
+
+    Small files are written at once: handing them to a thread costs more (the writer waits for the GIL while
+    the caller rewrites). Big copies run on a few threads, at most `pending` queued; close() waits and
+    re-raises the first failure.
+    """
+
+    BIG = 1 << 20
+
+    def __init__(self, root: Path, threads: int = 4, pending: int = 64) -> None:
+        self.root = root
+        self._dirs: set[str] = set()
+        self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(pending)
+        self._pool = ThreadPoolExecutor(max_workers=threads)
+        self._futures: list[Future[None]] = []
+
+    def _path(self, key: str) -> Path:
+        parent = key.rpartition("/")[0]
+        with self._lock:
+            known = parent in self._dirs
+        if not known:
+            os.makedirs(self.root / parent, exist_ok=True)
+            with self._lock:
+                self._dirs.add(parent)
+        return self.root / key
+
+    def _submit(self, job: Callable[[], None], size: int = 0) -> None:
+        if size < self.BIG:
+            job()
+            return
+        self._slots.acquire()
+
+        def run() -> None:
+            try:
+                job()
+            finally:
+                self._slots.release()
+
+        self._futures.append(self._pool.submit(run))
+        if len(self._futures) > 256:
+            self._reap()
+
+    def _reap(self) -> None:
+        done = [f for f in self._futures if f.done()]
+        for f in done:
+            f.result()
+        self._futures = [f for f in self._futures if not f.done()]
+
+    def write(self, key: str, data: bytes, sha256: str | None = None) -> None:
+        """Write bytes to key."""
+        def job() -> None:
+            with open(self._path(key), "wb") as f:
+                f.write(data)
+
+        self._submit(job, len(data))
+
+    def copy(self, key: str, src: Path, sha256: str | None = None) -> None:
+        """Copy a file unchanged (streamed by the kernel where it can)."""
+        def job() -> None:
+            shutil.copyfile(src, self._path(key))
+
+        self._submit(job, _size(src))
+
+    def close(self) -> None:
+        """Wait for every write; raise the first failure."""
+        try:
+            for f in self._futures:
+                f.result()
+        finally:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+class UpdateSink(StagingSink):
+    """Updates an earlier output directory in place: a file whose bytes are already there is not rewritten.
+
+    Used where nobody reads the directory while it changes (a deploy's or watch's own build directory), so
+    an unchanged redeploy or a one-file change touches only what changed. Files are overwritten in place; the
+    manifest is removed first and written last, so an interrupted update is redone in full next time.
+    remove_stale() deletes what the new build no longer has.
+    """
+
+    def __init__(self, root: Path, prior: dict[str, str]) -> None:
+        super().__init__(root)
+        self.prior = prior
+        self.kept: set[str] = set()
+
+    def _same(self, key: str, sha256: str | None) -> bool:
+        self.kept.add(key)
+        return sha256 is not None and self.prior.get(key) == sha256 and (self.root / key).is_file()
+
+    def write(self, key: str, data: bytes, sha256: str | None = None) -> None:
+        """Write bytes to key unless they are already there."""
+        if self._same(key, sha256):
+            return
+
+        self._submit(lambda: _overwrite(self._path(key), data), len(data))
+
+    def copy(self, key: str, src: Path, sha256: str | None = None) -> None:
+        """Copy a file unless its bytes are already there."""
+        if self._same(key, sha256):
+            return
+
+        size = _size(src)
+        if size < self.BIG:
+            _overwrite(self._path(key), src.read_bytes())
+            return
+
+        def job() -> None:
+            path = self._path(key)
+            tmp = path.with_name(f".{path.name}.hashdeploy-tmp")
+            shutil.copyfile(src, tmp)
+            os.replace(tmp, path)
+
+        self._submit(job, size)
+
+    def remove_stale(self) -> None:
+        """Delete files of the previous build that this one did not produce."""
+        for key in sorted(set(self.prior) - self.kept):
+            try:
+                (self.root / key).unlink()
+            except FileNotFoundError:
+                pass
+
+
+def _overwrite(path: Path, data: bytes) -> None:
+    """Write over a file's own blocks: replacing or truncating it frees them, which costs a discard per file
+    on file systems mounted with `discard` (hundreds of times slower than the write)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.ftruncate(fd, len(data))
+    finally:
+        os.close(fd)
+
+
+def _size(path: Path) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
+
+
+def check_target(site: Path, out: Path | None) -> Path:
+    """Return the directory to replace, refusing outputs that would lose data."""
+    if out is None:
+        return site
+    site_r, out_r = site.resolve(), out.resolve()
+    if out_r == site_r:
+        return site
+    if site_r in out_r.parents:
+        raise OutputError(f"{out}: the output directory is inside the site {site}; choose a directory outside it")
+    if out_r in site_r.parents:
+        raise OutputError(f"{out}: the output directory contains the site {site}; choose another directory")
+    if out.exists():
+        if not out.is_dir():
+            raise OutputError(f"{out}: exists and is not a directory; choose another output path")
+        # hashdeploy's own folder marks an earlier output, also one whose update was interrupted (its manifest
+        # is removed while it is updated in place)
+        if any(out.iterdir()) and not (out / MANIFEST_PATH).parent.is_dir():
+            raise OutputError(
+                f"{out}: exists, is not empty and is not an earlier hashdeploy output; "
+                "choose a new or empty directory"
+            )
+    return out
+
+
+def new_staging(target: Path) -> Path:
+    """Create a staging directory beside target, on the same filesystem so the swap is a rename."""
+    parent = target.resolve().parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=f".{target.name}.hashdeploy-", dir=parent))
+    except OSError as exc:
+        raise OutputError(f"{parent}: cannot create a staging directory ({exc.strerror}); check permissions") from None
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two paths with renameat2(RENAME_EXCHANGE); False where unsupported."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    rc = fn(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    return bool(rc == 0)
+
+
+def commit(staging: Path, target: Path) -> None:
+    """Put staging at target in one step; the old tree is removed only once the new one is live."""
+    if not target.exists():
+        os.rename(staging, target)
+        return
+    if _exchange(staging, target):
+        shutil.rmtree(staging, ignore_errors=True)
+        return
+    backup = Path(str(staging) + ".old")
+    os.rename(target, backup)
+    try:
+        os.rename(staging, target)
+    except OSError:
+        os.rename(backup, target)
+        raise
+    shutil.rmtree(backup, ignore_errors=True)
+
+
+def discard(staging: Path) -> None:
+    """Remove a staging directory after a failure."""
+    shutil.rmtree(staging, ignore_errors=True)

@@ -1,0 +1,70 @@
+"""What a deploy did: the DeployReport, its --json document and its one summary line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from hashdeploy.publish.invalidation import Invalidation
+from hashdeploy.publish.plan import DeployPlan
+
+
+@dataclass(frozen=True, slots=True)
+class DeployReport:
+    """What a deploy did (or, dry run, would do)."""
+
+    target: str
+    dry_run: bool
+    plan: DeployPlan
+    invalidation: Invalidation
+    deploy_id: str | None
+    uploaded: int
+    headers: int
+    skipped: int
+    bytes_uploaded: int
+    invalidation_id: str | None
+    warnings: tuple[str, ...]
+    seconds: float
+    pending: bool = False  # the invalidation is owed to the next run
+    build_warnings: tuple[str, ...] = ()  # from processing the site, when the deploy processed it
+
+
+def report_json(report: DeployReport) -> dict[str, Any]:
+    """The --json document of a deploy."""
+    return {
+        "target": report.target,
+        "dry_run": report.dry_run,
+        "deploy_id": report.deploy_id,
+        "uploaded": report.uploaded,
+        "headers_updated": report.headers,
+        "skipped": report.skipped,
+        "bytes_uploaded": report.bytes_uploaded,
+        "invalidation": {"paths": list(report.invalidation.paths), "billed_paths": report.invalidation.billed,
+                         "changed_urls": report.invalidation.changed_urls,
+                         "flushed_unchanged": report.invalidation.flushed_unchanged, "id": report.invalidation_id},
+        "invalidation_pending": report.pending,
+        "removed_kept": list(report.plan.removed),
+        "warnings": list(report.warnings),
+        "seconds": round(report.seconds, 3),
+        "plan": [{"key": a.key, "action": a.action, "reason": a.reason, "class": a.file.cls.value,
+                  "cache_control": a.cache_control} for a in report.plan.actions],
+    }
+
+
+def summary_line(report: DeployReport) -> str:
+    """The one line printed at the end of a deploy."""
+    inv = report.invalidation
+    if report.dry_run:
+        up = report.plan.count("upload")
+        return (f"dry run for {report.target}: would upload {up}, update headers of {report.plan.count('headers')}, "
+                f"skip {report.skipped}; would invalidate {len(inv.paths)} path(s) ({inv.billed} billed)")
+    if not inv.paths:
+        inv_text = "nothing to invalidate"
+    elif report.pending:
+        inv_text = f"{len(inv.paths)} invalidation path(s) owed to the next run"
+    elif report.invalidation_id:
+        inv_text = f"invalidated {len(inv.paths)} path(s) ({report.invalidation_id})"
+    else:
+        inv_text = f"{inv.changed_urls} changed URL(s), no CDN to invalidate"
+    return (f"deployed {report.target}: {report.uploaded} uploaded ({report.bytes_uploaded / 1e6:.1f} MB), "
+            f"{report.headers} headers updated, {report.skipped} skipped; {inv_text}; {report.seconds:.2f} s")

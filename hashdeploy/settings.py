@@ -1,0 +1,338 @@
+"""The settings schema: every setting declared once (type, default, help, check, commands), and its loaders."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tomllib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import MISSING, Field, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from hashdeploy.errors import ConfigError
+
+# Files whose URL must not change, whatever references them.
+DEFAULT_STABLE = (
+    "*.html", "*.htm", "*.xhtml", "/robots.txt", "sitemap*.xml", "sitemap*.xml.gz", "/favicon.ico",
+    "/.well-known/**", "*.rss", "*.atom", "feed.xml", "atom.xml", "rss.xml", "index.xml", "feed.json",
+    "sw.js", "service-worker.js", "serviceworker.js", "/CNAME", "/_redirects", "/_headers",
+    "/browserconfig.xml", "/crossdomain.xml", "/humans.txt", "/ads.txt", "/security.txt", "/.nojekyll",
+)
+# Build tools' content hashes in file names: webpack/Angular/Material/Hugo hex, Vite base64url.
+DEFAULT_FINGERPRINTS = (
+    r"[.\-_][0-9a-f]{8,64}(?=\.)",
+    r"-(?=[A-Za-z0-9_\-]{8}\.)(?=[^.]*?[0-9_\-]|(?:[^.]*?[A-Z]){2})[A-Za-z0-9_\-]{8}(?=\.)",
+)
+HASHED_CACHE_CONTROL = "public, max-age=31536000, immutable"
+# Browsers revalidate stable files on every use (a cheap 304 thanks to the ETag); CloudFront may keep them
+# a day because hashdeploy invalidates exactly the ones that change.
+STABLE_CACHE_CONTROL = "public, max-age=0, must-revalidate"
+STABLE_CDN_SUFFIX = ", s-maxage=86400"
+
+# Who accepts a setting: the commands, plus "mkdocs" for the MkDocs plugin's options.
+BUILD, DEPLOY, WATCH, HISTORY, ROLLBACK, PRUNE, MKDOCS = "build", "deploy", "watch", "history", "rollback", "prune", "mkdocs"
+ENGINE = frozenset({BUILD, DEPLOY, WATCH, MKDOCS})  # what processing a site reads
+TARGET = frozenset({DEPLOY, WATCH, HISTORY, ROLLBACK, PRUNE, MKDOCS})  # where the live site is
+WRITES = frozenset({DEPLOY, WATCH, ROLLBACK, PRUNE, MKDOCS})  # what changes the live site reads
+UPLOADS = frozenset({DEPLOY, WATCH, ROLLBACK, MKDOCS})  # what putting objects and waiting for invalidations reads
+PUBLISHES = frozenset({DEPLOY, WATCH, MKDOCS})  # what only a deploy of a processed site reads
+CACHING = frozenset({DEPLOY, WATCH, PRUNE, MKDOCS})  # stable files' caching: deploys set it, prune waits it out
+Check = Callable[[Any], str | None]
+
+
+def setting(default: Any, help: str, *, scope: frozenset[str], kind: type | None = None, check: Check | None = None,
+            flag: str | None = None, metavar: str | None = None, show: str | None = None) -> Any:
+    """Declare one setting: a dataclass field whose metadata the flag, env, file and plugin loaders read."""
+    kind = kind or type(default)
+    meta = {"help": help, "scope": scope, "kind": kind, "check": check, "flag": flag, "metavar": metavar,
+            "show": show}
+    return field(default=default, metadata=meta)
+
+
+def between(lo: float, hi: float) -> Check:
+    """A check that a number lies in [lo, hi]."""
+    return lambda v: None if lo <= v <= hi else f"{v} is not between {lo:g} and {hi:g}"
+
+
+def _at_least(lo: float) -> Check:
+    return lambda v: None if v >= lo else f"{v} must be {lo:g} or more"
+
+
+def _regexes(values: tuple[str, ...]) -> str | None:
+    for p in values:
+        try:
+            re.compile(p)
+        except re.error as exc:
+            return f"{p!r} is not a valid regular expression ({exc})"
+    return None
+
+
+def _header(value: str | None) -> str | None:
+    if value is not None and (not value.isprintable() or any(c in value for c in "\r\n")):
+        return f"{value!r} contains control characters (CR/LF are not allowed)"
+    return None
+
+
+def _rules(rules: tuple[str, ...]) -> str | None:
+    for rule in rules:
+        glob, sep, value = rule.partition("=")
+        if not sep or not glob.strip() or not value.strip():
+            return f"{rule!r} is not GLOB=VALUE"
+        if _header(value):
+            return _header(value)
+    return None
+
+
+def _matches(pattern: str, example: str) -> Check:
+    return lambda v: None if v is None or re.match(pattern, v) else f"{v!r} is not {example}"
+
+
+_AGE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw]?)$")
+_UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_age(text: str) -> float:
+    """'7d', '36h', '90m', '3600' -> seconds (ValueError otherwise)."""
+    m = _AGE.match(text.strip().lower())
+    if not m:
+        raise ValueError(text)
+    return float(m.group(1)) * _UNIT[m.group(2)]
+
+
+def _age(value: str) -> str | None:
+    try:
+        parse_age(value)
+    except ValueError:
+        return f"{value!r} is not an age like 7d, 36h or 3600"
+    return None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Everything that decides what hashdeploy does: one declaration per setting, read by every loader."""
+
+    site: Path
+    out: Path | None = setting(None, "write the processed site here; without it SITE is processed in place",
+                               scope=frozenset({BUILD, DEPLOY, WATCH}), kind=Path, metavar="DIR",
+                               show="process SITE in place")
+    hash_length: int = setting(12, "hex digits of SHA-256 in hashed names", scope=ENGINE, check=between(8, 64),
+                               metavar="N")
+    base_path: str = setting("/", "URL path the site is served under, for root-relative references (e.g. /docs/)",
+                             scope=ENGINE - {MKDOCS}, metavar="PATH",
+                             check=_matches(r"^/(.*/)?$", "a path that starts and ends with '/' (e.g. '/docs/')"))
+    site_url: str | None = setting(None, "the site's public URL; absolute URLs on it are rewritten too",
+                                   scope=ENGINE - {MKDOCS}, kind=str, metavar="URL",
+                                   check=_matches(r"^https?://[^/?#]+(/[^?#]*)?$", "an http(s) URL like https://example.com/docs/"))
+    stable: tuple[str, ...] = setting((), "keep files matching GLOB at their names (repeatable)", scope=ENGINE,
+                                      metavar="GLOB")
+    hashed: tuple[str, ...] = setting((), "always hash files matching GLOB (repeatable)", scope=ENGINE, flag="--hash",
+                                      metavar="GLOB")
+    fingerprint_patterns: tuple[str, ...] = setting(
+        DEFAULT_FINGERPRINTS, "regex on file names that already carry a build tool's hash (replaces the defaults)",
+        scope=ENGINE, flag="--fingerprint-pattern", metavar="REGEX", check=_regexes,
+        show="hex `[.-_]<8–64 hex>.` and Vite's `-<8 base64url>.`")
+    sri: bool = setting(False, "add integrity= to scripts and stylesheets", scope=ENGINE)
+    strict: bool = setting(False, "treat warnings (missing files, references outside the site) as errors",
+                           scope=ENGINE)
+    jobs: int = setting(0, "worker processes; 0 = one per core", scope=ENGINE, check=_at_least(0), metavar="N",
+                        show="0 (one per core)")
+    use_cache: bool = setting(True, "keep parse results by content hash (--no-cache turns it off)", scope=ENGINE,
+                              flag="--no-cache")
+    cache_dir: Path | None = setting(None, "parse cache directory", scope=ENGINE, kind=Path, metavar="DIR",
+                                     show="`~/.cache/hashdeploy`")
+    target: str | None = setting(None, "s3://BUCKET[/PREFIX] or file:///PATH (a directory a web server serves)",
+                                 scope=TARGET, kind=str, metavar="URL",
+                                 check=_matches(r"^(s3://[^/]+(/.*)?|file://.+)$", "s3://BUCKET[/PREFIX] or file:///PATH"))
+    bucket: str | None = setting(None, "S3 bucket to deploy to", scope=TARGET, kind=str, metavar="NAME",
+                                 check=_matches(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$", "a valid S3 bucket name"))
+    prefix: str = setting("", "key prefix inside the bucket", scope=TARGET, show="none",
+                          check=lambda v: "must not start with '/'" if v.startswith("/") else None)
+    distribution_id: str | None = setting(None, "CloudFront distribution to invalidate", scope=TARGET, kind=str,
+                                          metavar="ID")
+    endpoint_url: str | None = setting(None, "S3-compatible endpoint (MinIO, R2, a local moto server)", scope=TARGET,
+                                       kind=str, metavar="URL")
+    profile: str | None = setting(None, "AWS profile (credentials come only from boto3's standard chain)",
+                                  scope=TARGET, kind=str, metavar="NAME")
+    region: str | None = setting(None, "AWS region of the bucket", scope=TARGET, kind=str, metavar="NAME")
+    origin_path: str | None = setting(None, "the distribution's origin path (default: read from the distribution)",
+                                      scope=TARGET, kind=str, metavar="PATH",
+                                      show="read from the distribution")
+    max_attempts: int = setting(5, "attempts per request (botocore standard retries)", scope=TARGET,
+                                check=between(1, 20), metavar="N")
+    workers: int = setting(16, "concurrent requests", scope=WRITES, check=between(1, 256), metavar="N")
+    acl: str | None = setting(None, "canned ACL for every object (ACL-disabled buckets reject ACLs)", scope=UPLOADS,
+                              kind=str, show="none")
+    hashed_cache_control: str = setting(HASHED_CACHE_CONTROL, "Cache-Control of hashed and fingerprinted files",
+                                        scope=PUBLISHES, check=_header, metavar="VALUE")
+    stable_cache_control: str | None = setting(
+        None, "Cache-Control of stable files", scope=CACHING, kind=str, check=_header, metavar="VALUE",
+        show=f"`{STABLE_CACHE_CONTROL}` (+ `{STABLE_CDN_SUFFIX.lstrip(', ')}` behind CloudFront)")
+    cache_control: tuple[str, ...] = setting((), "Cache-Control for files matching GLOB, first match wins (repeatable)",
+                                             scope=CACHING, check=_rules, metavar="GLOB=VALUE")
+    invalidation_budget: int = setting(100, "paths per invalidation before collapsing to wildcards", scope=WRITES,
+                                       check=between(1, 3000), metavar="N")
+    invalidation_patience: float = setting(60.0, "seconds of backoff on TooManyInvalidationsInProgress",
+                                           scope=WRITES, check=_at_least(0), metavar="S")
+    wait: bool = setting(False, "wait until the invalidation completes", scope=UPLOADS)
+    wait_timeout: float = setting(900.0, "seconds --wait waits at most", scope=UPLOADS, check=_at_least(0), metavar="S")
+    rollback_copies: bool = setting(True, "keep replaced stable files for rollback (--no-rollback-copies halves "
+                                    "requests per changed page)", scope=PUBLISHES, flag="--no-rollback-copies")
+    verify: bool = setting(False, "list the bucket and repair missing or drifted objects", scope=PUBLISHES)
+    quiet_period: float = setting(1.0, "seconds without file events before a watch cycle starts", scope=frozenset({WATCH}),
+                                  check=lambda v: None if 0 < v <= 600 else f"{v} is not between 0 and 600 seconds",
+                                  metavar="S")
+    invalidation_interval: float = setting(10.0, "at most one invalidation per this many seconds while watching",
+                                           scope=frozenset({WATCH}), check=_at_least(0), metavar="S")
+    keep: int = setting(5, "deploys whose objects prune always keeps", scope=frozenset({PRUNE}), check=_at_least(1),
+                        metavar="N")
+    older_than: str = setting("7d", "prune keeps what left the live site less than this ago", scope=frozenset({PRUNE}),
+                              check=_age, metavar="AGE")
+    max_deletes: int = setting(1000, "prune aborts before deleting more than this", scope=frozenset({PRUNE}),
+                               check=_at_least(0), metavar="N")
+    delete_removed: bool = setting(False, "prune also deletes stable files no longer in the site",
+                                   scope=frozenset({PRUNE}))
+    default_stable: tuple[str, ...] = field(default=DEFAULT_STABLE, repr=False)
+
+    def __post_init__(self) -> None:
+        errors = [f"Config value '{f.name}': {msg}" for f, msg in _failed_checks(self)]
+        if errors:
+            raise ConfigError("; ".join(errors))
+
+
+def options(scope: str | None = None) -> Iterator[Field[Any]]:
+    """The declared settings (fields with schema metadata), optionally only those `scope` accepts."""
+    for f in fields(Settings):
+        if "help" in f.metadata and (scope is None or scope in f.metadata["scope"]):
+            yield f
+
+
+def default_of(f: Field[Any]) -> Any:
+    """A setting's default value."""
+    return f.default if f.default is not MISSING else None
+
+
+def _failed_checks(s: Settings) -> Iterator[tuple[Field[Any], str]]:
+    for f in options():
+        check = f.metadata["check"]
+        value = getattr(s, f.name)
+        if check is not None and value is not None:
+            msg = check(value)
+            if msg:
+                yield f, msg
+
+
+def deploy_target(s: Settings) -> tuple[str, str, str] | None:
+    """('s3', bucket, prefix) or ('file', path, '') from --target/--bucket, or None for the offline step."""
+    if s.target and s.target.startswith("file://"):
+        from urllib.parse import unquote, urlsplit
+
+        return "file", unquote(urlsplit(s.target).path), ""
+    if s.target:
+        bucket, _, prefix = s.target[len("s3://"):].partition("/")
+        return "s3", bucket, _norm_prefix(prefix or s.prefix)
+    if s.bucket:
+        return "s3", s.bucket, _norm_prefix(s.prefix)
+    return None
+
+
+def _norm_prefix(prefix: str) -> str:
+    prefix = prefix.strip("/")
+    return prefix + "/" if prefix else ""
+
+
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def env_list(raw: str) -> tuple[str, ...]:
+    """A list from an environment variable: a JSON array, or one item per line (commas never split)."""
+    if raw.lstrip().startswith("["):
+        value = json.loads(raw)
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ValueError(raw)
+        return tuple(value)
+    return tuple(line.strip() for line in raw.splitlines() if line.strip())
+
+
+def coerce(f: Field[Any], value: Any, errors: list[str], source: str) -> Any:
+    """Turn a value from a file, the environment or a plugin into the setting's type, or note why not."""
+    kind = f.metadata["kind"]
+    try:
+        if kind is bool:
+            if isinstance(value, str):
+                low = value.strip().lower()
+                if low not in _TRUE + _FALSE:
+                    raise ValueError(value)
+                return low in _TRUE
+            if not isinstance(value, bool):
+                raise ValueError(value)
+            return value
+        if kind is int or kind is float:
+            if isinstance(value, bool) or (kind is int and isinstance(value, float)):
+                raise ValueError(value)
+            return kind(value)
+        if kind is tuple:
+            if isinstance(value, str):
+                return env_list(value)
+            if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+                raise ValueError(value)
+            return tuple(value)
+        if kind is Path:
+            if not isinstance(value, str | Path):
+                raise ValueError(value)
+            return Path(value)
+        if not isinstance(value, str):
+            raise ValueError(value)
+        return value
+    except (TypeError, ValueError):
+        name = "list of strings" if kind is tuple else kind.__name__
+        errors.append(f"Config value '{f.name}' from {source}: {value!r} is not a valid {name}")
+        return None
+
+
+def file_settings(directory: Path) -> tuple[dict[str, Any], str]:
+    """Read [tool.hashdeploy] from pyproject.toml or the top level of hashdeploy.toml in directory."""
+    for name, table in (("hashdeploy.toml", None), ("pyproject.toml", ("tool", "hashdeploy"))):
+        path = directory / name
+        if not path.is_file():
+            continue
+        try:
+            data: Any = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: not valid TOML ({exc}); fix the file") from None
+        for part in table or ():
+            data = data.get(part, {}) if isinstance(data, dict) else {}
+        if data:
+            return dict(data), str(path)
+    return {}, ""
+
+
+def load_settings(site: Path, flags: Mapping[str, Any], env: Mapping[str, str] | None = None,
+                  directory: Path | None = None) -> Settings:
+    """Merge defaults < toml file < HASHDEPLOY_* environment < flags (None = unset) and validate all at once."""
+    env = os.environ if env is None else env
+    errors: list[str] = []
+    merged: dict[str, Any] = {}
+    known = {f.name: f for f in options()}
+    from_file, file_name = file_settings(directory or Path.cwd())
+    for key, value in from_file.items():
+        name = key.replace("-", "_")
+        if name not in known:
+            errors.append(f"Config value '{key}' in {file_name}: unknown setting (known: {', '.join(sorted(known))})")
+            continue
+        merged[name] = coerce(known[name], value, errors, file_name)
+    for name, f in known.items():
+        value = env.get("HASHDEPLOY_" + name.upper())
+        if value is not None and value != "":
+            merged[name] = coerce(f, value, errors, "HASHDEPLOY_" + name.upper())
+    for name, value in flags.items():
+        if value is not None and name in known:
+            merged[name] = tuple(value) if isinstance(value, list) else value
+    try:
+        s = Settings(site=site, **{k: v for k, v in merged.items() if v is not None})
+    except ConfigError as exc:
+        errors.append(str(exc))
+    if errors:
+        raise ConfigError("; ".join(errors))
+    return s

@@ -1,0 +1,1 @@
+"""Watch mode: a watchdog observer and the deploy-cycle loop it drives."""
