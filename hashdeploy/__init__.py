@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hashdeploy.errors import ConfigError, HashdeployError, one_line
-from hashdeploy.settings import Settings, load_settings
+from hashdeploy.settings import Settings
+from hashdeploy.sources import load_settings
 
 if TYPE_CHECKING:
     from hashdeploy.backends import Target

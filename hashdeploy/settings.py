@@ -1,12 +1,9 @@
-"""The settings schema: every setting declared once (type, default, help, check, commands), and its loaders."""
+"""The settings schema: every setting declared once (type, default, help, check, the commands that take it)."""
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import tomllib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import MISSING, Field, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -240,99 +237,3 @@ def deploy_target(s: Settings) -> tuple[str, str, str] | None:
 def _norm_prefix(prefix: str) -> str:
     prefix = prefix.strip("/")
     return prefix + "/" if prefix else ""
-
-
-_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
-
-
-def env_list(raw: str) -> tuple[str, ...]:
-    """A list from an environment variable: a JSON array, or one item per line (commas never split)."""
-    if raw.lstrip().startswith("["):
-        value = json.loads(raw)
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ValueError(raw)
-        return tuple(value)
-    return tuple(line.strip() for line in raw.splitlines() if line.strip())
-
-
-def coerce(f: Field[Any], value: Any, errors: list[str], source: str) -> Any:
-    """Turn a value from a file, the environment or a plugin into the setting's type, or note why not."""
-    kind = f.metadata["kind"]
-    try:
-        if kind is bool:
-            if isinstance(value, str):
-                low = value.strip().lower()
-                if low not in _TRUE + _FALSE:
-                    raise ValueError(value)
-                return low in _TRUE
-            if not isinstance(value, bool):
-                raise ValueError(value)
-            return value
-        if kind is int or kind is float:
-            if isinstance(value, bool) or (kind is int and isinstance(value, float)):
-                raise ValueError(value)
-            return kind(value)
-        if kind is tuple:
-            if isinstance(value, str):
-                return env_list(value)
-            if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-                raise ValueError(value)
-            return tuple(value)
-        if kind is Path:
-            if not isinstance(value, str | Path):
-                raise ValueError(value)
-            return Path(value)
-        if not isinstance(value, str):
-            raise ValueError(value)
-        return value
-    except (TypeError, ValueError):
-        name = "list of strings" if kind is tuple else kind.__name__
-        errors.append(f"Config value '{f.name}' from {source}: {value!r} is not a valid {name}")
-        return None
-
-
-def file_settings(directory: Path) -> tuple[dict[str, Any], str]:
-    """Read [tool.hashdeploy] from pyproject.toml or the top level of hashdeploy.toml in directory."""
-    for name, table in (("hashdeploy.toml", None), ("pyproject.toml", ("tool", "hashdeploy"))):
-        path = directory / name
-        if not path.is_file():
-            continue
-        try:
-            data: Any = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{path}: not valid TOML ({exc}); fix the file") from None
-        for part in table or ():
-            data = data.get(part, {}) if isinstance(data, dict) else {}
-        if data:
-            return dict(data), str(path)
-    return {}, ""
-
-
-def load_settings(site: Path, flags: Mapping[str, Any], env: Mapping[str, str] | None = None,
-                  directory: Path | None = None) -> Settings:
-    """Merge defaults < toml file < HASHDEPLOY_* environment < flags (None = unset) and validate all at once."""
-    env = os.environ if env is None else env
-    errors: list[str] = []
-    merged: dict[str, Any] = {}
-    known = {f.name: f for f in options()}
-    from_file, file_name = file_settings(directory or Path.cwd())
-    for key, value in from_file.items():
-        name = key.replace("-", "_")
-        if name not in known:
-            errors.append(f"Config value '{key}' in {file_name}: unknown setting (known: {', '.join(sorted(known))})")
-            continue
-        merged[name] = coerce(known[name], value, errors, file_name)
-    for name, f in known.items():
-        value = env.get("HASHDEPLOY_" + name.upper())
-        if value is not None and value != "":
-            merged[name] = coerce(f, value, errors, "HASHDEPLOY_" + name.upper())
-    for name, value in flags.items():
-        if value is not None and name in known:
-            merged[name] = tuple(value) if isinstance(value, list) else value
-    try:
-        s = Settings(site=site, **{k: v for k, v in merged.items() if v is not None})
-    except ConfigError as exc:
-        errors.append(str(exc))
-    if errors:
-        raise ConfigError("; ".join(errors))
-    return s

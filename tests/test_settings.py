@@ -7,15 +7,16 @@ import pytest
 from hashdeploy.cli.lifecycle import parser as lifecycle_parser
 from hashdeploy.cli.options import flags_from
 from hashdeploy.errors import ConfigError, one_line
-from hashdeploy.settings import PRUNE, ROLLBACK, load_settings, options
+from hashdeploy.settings import PRUNE, ROLLBACK, options
+from hashdeploy.sources import load_settings
 
 
 @pytest.mark.parametrize("command", [ROLLBACK, PRUNE])
 def test_lifecycle_commands_take_every_setting_that_applies(command: str) -> None:
-    argv = [command, "--bucket", "b-1", "--acl", "public-read", "--workers", "3", "--invalidation-budget", "7",
+    argv = [command, "--bucket", "b-1", "--workers", "3", "--invalidation-budget", "7",
             "--invalidation-patience", "0", "--endpoint-url", "http://127.0.0.1:1", "--max-attempts", "2"]
     if command == ROLLBACK:
-        argv += ["--wait-timeout", "12", "--wait"]
+        argv += ["--wait-timeout", "12", "--wait", "--acl", "public-read"]
     else:
         argv += ["--keep", "3", "--older-than", "30d", "--cache-control", "*.json=public, max-age=60"]
     args = lifecycle_parser().parse_args(argv)

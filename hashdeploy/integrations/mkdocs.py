@@ -24,7 +24,8 @@ from mkdocs.utils import CountHandler
 import hashdeploy
 from hashdeploy.errors import ConfigError, one_line
 from hashdeploy.model import BuildResult
-from hashdeploy.settings import MKDOCS, Settings, deploy_target, load_settings, options
+from hashdeploy.settings import MKDOCS, Settings, deploy_target, options
+from hashdeploy.sources import load_settings
 
 if TYPE_CHECKING:
     from mkdocs.config.defaults import MkDocsConfig

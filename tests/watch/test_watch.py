@@ -143,7 +143,7 @@ def test_temporary_file_renamed_into_place(src: Path, tmp_path: Path) -> None:
 
 def test_failing_cycle_then_good_cycle(src: Path, aws: AwsWorld, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HASHDEPLOY_MAX_ATTEMPTS", "1")
-    from hashdeploy.settings import load_settings
+    from hashdeploy.sources import load_settings
 
     cfg = load_settings(src, {"bucket": aws.bucket, "distribution_id": aws.distribution_id}, directory=src)
     w = Watching(cfg)

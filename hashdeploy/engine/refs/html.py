@@ -11,7 +11,6 @@ from bs4 import BeautifulSoup, Tag
 from bs4.filter import ElementFilter
 
 from hashdeploy.engine.refs.css import css_urls
-from hashdeploy.engine.refs.urls import html_value as html_value  # re-exported for callers that parse HTML
 from hashdeploy.model import RefKind
 
 SUB, NAV = RefKind.SUB, RefKind.NAV
