@@ -29,13 +29,16 @@ STABLE_CACHE_CONTROL = "public, max-age=0, must-revalidate"
 STABLE_CDN_SUFFIX = ", s-maxage=86400"
 
 # Who accepts a setting: the commands, plus "mkdocs" for the MkDocs plugin's options.
-BUILD, DEPLOY, WATCH, HISTORY, ROLLBACK, PRUNE, MKDOCS = "build", "deploy", "watch", "history", "rollback", "prune", "mkdocs"
-ENGINE = frozenset({BUILD, DEPLOY, WATCH, MKDOCS})  # what processing a site reads
-TARGET = frozenset({DEPLOY, WATCH, HISTORY, ROLLBACK, PRUNE, MKDOCS})  # where the live site is
-WRITES = frozenset({DEPLOY, WATCH, ROLLBACK, PRUNE, MKDOCS})  # what changes the live site reads
-UPLOADS = frozenset({DEPLOY, WATCH, ROLLBACK, MKDOCS})  # what putting objects and waiting for invalidations reads
-PUBLISHES = frozenset({DEPLOY, WATCH, MKDOCS})  # what only a deploy of a processed site reads
-CACHING = frozenset({DEPLOY, WATCH, PRUNE, MKDOCS})  # stable files' caching: deploys set it, prune waits it out
+BUILD, DEPLOY, WATCH, HISTORY, ROLLBACK, PRUNE = "build", "deploy", "watch", "history", "rollback", "prune"
+MKDOCS, SPHINX, PELICAN = "mkdocs", "sphinx", "pelican"
+SCOPES = (BUILD, DEPLOY, WATCH, HISTORY, ROLLBACK, PRUNE, MKDOCS, SPHINX, PELICAN)
+HOOKS = frozenset({MKDOCS, SPHINX, PELICAN})  # site generators' hooks: they process their output, may deploy it
+ENGINE = frozenset({BUILD, DEPLOY, WATCH}) | HOOKS  # what processing a site reads
+TARGET = frozenset({DEPLOY, WATCH, HISTORY, ROLLBACK, PRUNE}) | HOOKS  # where the live site is
+WRITES = frozenset({DEPLOY, WATCH, ROLLBACK, PRUNE}) | HOOKS  # what changes the live site reads
+UPLOADS = frozenset({DEPLOY, WATCH, ROLLBACK}) | HOOKS  # what putting objects and waiting for invalidations reads
+PUBLISHES = frozenset({DEPLOY, WATCH}) | HOOKS  # what only a deploy of a processed site reads
+CACHING = frozenset({DEPLOY, WATCH, PRUNE}) | HOOKS  # stable files' caching: deploys set it, prune waits it out
 Check = Callable[[Any], str | None]
 
 

@@ -8,10 +8,11 @@ from pathlib import Path
 from conftest import ROOT
 
 PACKAGE = ROOT / "hashdeploy"
-ADAPTER_LIBS = ("boto3", "botocore", "s3transfer", "mkdocs", "watchdog")
+ADAPTER_LIBS = ("boto3", "botocore", "s3transfer", "mkdocs", "watchdog", "sphinx", "pelican")
 # the only module of the package allowed to import each adapter library
 OWNERS = {"boto3": "backends/s3.py", "botocore": "backends/s3.py", "s3transfer": "backends/s3.py",
-          "mkdocs": "integrations/mkdocs.py", "watchdog": "watch/observer.py"}
+          "mkdocs": "integrations/mkdocs.py", "watchdog": "watch/observer.py", "sphinx": "integrations/sphinx.py",
+          "pelican": "integrations/pelican.py"}
 
 
 def _imports(path: Path) -> set[str]:

@@ -7,7 +7,7 @@ from dataclasses import Field
 from pathlib import Path
 from typing import Any
 
-from hashdeploy.settings import default_of, options
+from hashdeploy.settings import SCOPES, default_of, options
 
 # Sections of --help, in order: the first group whose names hold a setting shows it.
 _GROUPS = (
@@ -79,8 +79,7 @@ def settings_table() -> str:
         default = default_of(f)
         if shown is None:
             shown = "–" if default in (None, ()) else f"`{str(default).lower() if isinstance(default, bool) else default}`"
-        scope = ", ".join(s for s in ("build", "deploy", "watch", "history", "rollback", "prune", "mkdocs")
-                          if s in f.metadata["scope"])
+        scope = ", ".join(s for s in SCOPES if s in f.metadata["scope"])
         kind = f.metadata["kind"]
         flag = flag_of(f) + (f" {f.metadata['metavar'] or f.name.upper()}" if kind is not bool else "")
         env = f"`HASHDEPLOY_{f.name.upper()}`" + (" (list)" if kind is tuple else "")

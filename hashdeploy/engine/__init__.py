@@ -10,6 +10,7 @@ from hashdeploy.engine.freshness import input_digest, load_fresh, save
 from hashdeploy.engine.inventory import scan
 from hashdeploy.engine.manifest import MANIFEST_PATH, read_manifest_files, to_json
 from hashdeploy.engine.parse import hash_all, parse_all, resolve_refs
+from hashdeploy.engine.reemit import retarget, superseded
 from hashdeploy.engine.rename import Sink, State, assemble, prior_assets
 from hashdeploy.engine.write import NullSink, StagingSink, UpdateSink, check_target, commit, discard, new_staging
 from hashdeploy.errors import StrictModeError
@@ -31,6 +32,9 @@ def build(cfg: Settings, *, dry_run: bool = False, progress: Progress | None = N
     progress.start("hashing", len(listed))
     assets = hash_all(listed, cfg.jobs, progress.advance)
     progress.finish()
+    # a generator that rebuilt into an output processed before wrote originals next to their old hashed copies
+    aliases = superseded(assets, read_manifest_files(cfg.site))
+    assets = [a for a in assets if a.key not in aliases]
     # an output left by the build of exactly this input and these settings is already right
     cache_dir = cache_dir_for(cfg)
     digest = input_digest(assets, cfg)
@@ -45,7 +49,8 @@ def build(cfg: Settings, *, dry_run: bool = False, progress: Progress | None = N
     progress.finish()
     # 3. resolve references to site keys
     keys = {a.key for a in assets}
-    refs, more = resolve_refs(parsed, keys, cfg)
+    refs, more = resolve_refs(parsed, keys | set(aliases), cfg)
+    refs = retarget(refs, aliases)
     warnings += more
     _check_strict(cfg, warnings)
     # 4. plan: which files may be renamed, in which order
