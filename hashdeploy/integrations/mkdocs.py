@@ -23,15 +23,14 @@ from mkdocs.utils import CountHandler
 
 import hashdeploy
 from hashdeploy.errors import ConfigError, one_line
+from hashdeploy.integrations import hook
 from hashdeploy.model import BuildResult
 from hashdeploy.settings import MKDOCS, Settings, deploy_target, options
-from hashdeploy.sources import load_settings
 
 if TYPE_CHECKING:
     from mkdocs.config.defaults import MkDocsConfig
 
 log = get_plugin_logger(__name__)
-_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
 class _Int(c.Type[int]):
@@ -93,34 +92,17 @@ class HashdeployPluginConfig(_SchemaOptions):  # type: ignore[no-untyped-call]
 _PLUGIN_ONLY = ("enabled_on_serve", "deploy")
 
 
-def _bool_env(env: Mapping[str, str], name: str) -> bool | None:
-    raw = env.get(name, "").strip().lower()
-    if not raw:
-        return None
-    if raw not in _TRUE + _FALSE:
-        raise PluginError(f"hashdeploy: ConfigError: {name}={env[name]!r} is not one of {', '.join(_TRUE + _FALSE)}")
-    return raw in _TRUE
-
-
 def engine_config(config: MkDocsConfig, options: HashdeployPluginConfig, env: Mapping[str, str]) -> Settings:
     """hashdeploy's Settings for site_dir: defaults < hashdeploy.toml/pyproject.toml beside mkdocs.yml <
     mkdocs.yml options < HASHDEPLOY_* env, with base_path and site_url always taken from MkDocs' site_url."""
     project = Path(config.config_file_path or ".").resolve().parent
-    flags: dict[str, Any] = {}
-    for name, value in options.items():
-        if name in _PLUGIN_ONLY or value is None or env.get(f"HASHDEPLOY_{name.upper()}", "") != "":
-            continue  # an environment variable overrides mkdocs.yml, as it overrides the toml file
-        if isinstance(value, list):
-            value = tuple(value)
-        elif name == "cache_dir":
-            value = project / value
-        flags[name] = value
+    given = {name: value for name, value in options.items() if name not in _PLUGIN_ONLY}
     site_url = config.site_url or None
     # MkDocs writes root-relative URLs under site_url's path (404.html, served at any depth)
     base_path = (urlsplit(site_url).path or "/") if site_url else "/"
     try:
-        cfg = load_settings(Path(config.site_dir), flags, env=env, directory=project)
-        return replace(cfg, out=None, site_url=site_url, base_path=base_path)
+        return hook.host_settings(Path(config.site_dir), MKDOCS, given, project=project, env=env,
+                                  fixed={"site_url": site_url, "base_path": base_path})
     except ConfigError as exc:
         raise PluginError(f"hashdeploy: ConfigError: {exc}") from None
 
@@ -155,8 +137,10 @@ class HashdeployPlugin(BasePlugin[HashdeployPluginConfig]):  # type: ignore[no-u
         """HASHDEPLOY_DEPLOY overrides `deploy:`; `mkdocs serve` never deploys."""
         if self.command == "serve":
             return False
-        from_env = _bool_env(os.environ, "HASHDEPLOY_DEPLOY")
-        return from_env if from_env is not None else bool(self.config.deploy)
+        try:
+            return hook.wants_deploy(self.config.deploy, os.environ)
+        except ConfigError as exc:
+            raise PluginError(f"hashdeploy: ConfigError: {exc}") from None
 
     @event_priority(100)
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig | None:
