@@ -17,7 +17,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import unquote, urlsplit
 
 import mkdocs
@@ -97,7 +97,7 @@ def built(cfg: Path, *args: str, env: dict[str, str] | None = None) -> Path:
     """mkdocs build that must succeed; returns the site_dir."""
     proc = mkdocs_build(cfg, *args, env=env)
     assert proc.returncode == 0, f"mkdocs build -f {cfg.name} failed:\n{proc.stdout}\n{proc.stderr}"
-    return cfg.parent / json.loads(cfg.read_text(encoding="utf-8"))["site_dir"]
+    return cfg.parent / cast(str, json.loads(cfg.read_text(encoding="utf-8"))["site_dir"])
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -4,12 +4,16 @@ import json
 import os
 import struct
 import zlib
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import pytest
 
 from hashdeploy.cli.main import main
+
+if TYPE_CHECKING:
+    from motoserver import RecordingMotoServer
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "fixtures" / "demo-site"
@@ -25,7 +29,7 @@ def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
 
 
-def write_tree(root: Path, files: dict[str, str | bytes]) -> Path:
+def write_tree(root: Path, files: Mapping[str, str | bytes]) -> Path:
     """Create files from a {relative path: content} dict."""
     for rel, content in files.items():
         path = root / rel
@@ -48,7 +52,7 @@ def read_tree(root: Path) -> dict[str, bytes]:
 
 
 def load_manifest(out: Path) -> dict[str, Any]:
-    return json.loads((out / ".hashdeploy" / "manifest.json").read_text(encoding="utf-8"))
+    return cast(dict[str, Any], json.loads((out / ".hashdeploy" / "manifest.json").read_text(encoding="utf-8")))
 
 
 @pytest.fixture(autouse=True)
@@ -60,10 +64,16 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
             monkeypatch.delenv(name)
 
 
+class MakeSite(Protocol):
+    """What the `site` fixture returns."""
+
+    def __call__(self, files: Mapping[str, str | bytes], name: str = "site") -> Path: ...
+
+
 @pytest.fixture
-def site(tmp_path: Path):
+def site(tmp_path: Path) -> MakeSite:
     """Factory: site({...}) writes a site tree and returns its path."""
-    def make(files: dict[str, str | bytes], name: str = "site") -> Path:
+    def make(files: Mapping[str, str | bytes], name: str = "site") -> Path:
         root = tmp_path / name
         root.mkdir()
         return write_tree(root, files)
@@ -71,8 +81,14 @@ def site(tmp_path: Path):
     return make
 
 
+class RunCli(Protocol):
+    """What the `run` fixture returns."""
+
+    def __call__(self, *args: str | Path) -> tuple[int, str, str]: ...
+
+
 @pytest.fixture
-def run(capsys: pytest.CaptureFixture[str]):
+def run(capsys: pytest.CaptureFixture[str]) -> RunCli:
     """Run the CLI in-process; return (exit code, stdout, stderr)."""
     def call(*args: str | Path) -> tuple[int, str, str]:
         code = main([str(a) for a in args])
@@ -83,7 +99,7 @@ def run(capsys: pytest.CaptureFixture[str]):
 
 
 @pytest.fixture(scope="session")
-def moto_server():
+def moto_server() -> Iterator[RecordingMotoServer]:
     """One moto server on 127.0.0.1 for the whole session; tests use their own buckets."""
     from motoserver import RecordingMotoServer
 
@@ -99,7 +115,7 @@ _counter = iter(range(10**6))
 class AwsWorld:
     """A bucket and a CloudFront distribution in the moto server, and helpers to look at them."""
 
-    def __init__(self, server, bucket: str, s3, cf, distribution_id: str) -> None:
+    def __init__(self, server: RecordingMotoServer, bucket: str, s3: Any, cf: Any, distribution_id: str) -> None:
         self.server, self.bucket, self.s3, self.cf, self.distribution_id = server, bucket, s3, cf, distribution_id
         self.recorder = server.recorder
 
@@ -111,7 +127,7 @@ class AwsWorld:
         return out
 
     def head(self, key: str) -> dict[str, Any]:
-        return self.s3.head_object(Bucket=self.bucket, Key=key)
+        return cast(dict[str, Any], self.s3.head_object(Bucket=self.bucket, Key=key))
 
     def invalidations(self) -> list[list[str]]:
         items = self.cf.list_invalidations(DistributionId=self.distribution_id)["InvalidationList"].get("Items", [])
@@ -126,7 +142,7 @@ class AwsWorld:
         return [r.path for r in self.recorder.log if r.method == "PUT" and "/.hashdeploy/" not in r.path]
 
 
-def make_distribution(cf, bucket: str) -> str:
+def make_distribution(cf: Any, bucket: str) -> str:
     """A CloudFront distribution in front of the bucket; returns its id."""
     dist = cf.create_distribution(DistributionConfig={
         "CallerReference": bucket, "Comment": "", "Enabled": True,
@@ -140,7 +156,7 @@ def make_distribution(cf, bucket: str) -> str:
 
 
 @pytest.fixture
-def aws(moto_server, monkeypatch: pytest.MonkeyPatch) -> AwsWorld:
+def aws(moto_server: RecordingMotoServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsWorld]:
     """Credentials and endpoints for boto3's standard chain pointing at the moto server, plus a fresh bucket."""
     import boto3
 

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
-from moto.server import DomainDispatcherApplication, ThreadedMotoServer, create_backend_app
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from moto.server import ThreadedMotoServer
 from werkzeug.serving import make_server
 
 
@@ -106,9 +107,9 @@ class RecordingMotoServer(ThreadedMotoServer):
         self.recorder = Recorder(DomainDispatcherApplication(create_backend_app))
 
     def _server_entry(self) -> None:
-        from moto.server import MotoRequestHandler  # type: ignore[attr-defined]
+        from moto.moto_server.werkzeug_app import MotoRequestHandler
 
-        class Quiet(MotoRequestHandler):  # type: ignore[misc, valid-type]
+        class Quiet(MotoRequestHandler):
             def log_request(self, *args: Any, **kwargs: Any) -> None:
                 pass
 

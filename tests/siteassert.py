@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote, unquote, urljoin, urlsplit
 
 from bs4 import BeautifulSoup
@@ -37,17 +37,17 @@ def subresource_urls(out: Path, key: str, prefix: str = "/") -> list[tuple[str, 
     if key.endswith(".html"):
         soup = BeautifulSoup(text, "html.parser")
         if soup.base and soup.base.get("href"):
-            base = urljoin(base, soup.base["href"])
+            base = urljoin(base, cast(str, soup.base["href"]))
         for tag in soup.find_all(True):
             for attr in _SUB.get(tag.name, []):
                 if tag.get(attr):
-                    urls.append(tag[attr])
+                    urls.append(cast(str, tag[attr]))
             if tag.name in ("img", "source") and tag.get("srcset"):
-                urls += [c.strip().split()[0] for c in tag["srcset"].split(",") if c.strip()]
+                urls += [c.strip().split()[0] for c in cast(str, tag["srcset"]).split(",") if c.strip()]
             rel = [r.lower() for r in tag.get("rel") or []]
             loads = {"stylesheet", "icon", "preload", "modulepreload", "manifest"}
             if tag.name == "link" and tag.get("href") and loads & set(rel):
-                urls.append(tag["href"])
+                urls.append(cast(str, tag["href"]))
     else:
         for m in _CSS_URL.finditer(_CSS_COMMENT.sub("", text)):
             urls.append(m.group(2) or m.group(4))

@@ -5,15 +5,17 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
-from conftest import DEMO, ROOT, read_tree
+from conftest import DEMO, ROOT, MakeSite, RunCli, read_tree
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(40))
 
 
-def test_help_and_version(run) -> None:
+def test_help_and_version(run: RunCli) -> None:
     with pytest.raises(SystemExit) as exc:
         run("--version")
     assert exc.value.code == 0
@@ -27,13 +29,13 @@ def test_python_dash_m(tmp_path: Path) -> None:
     assert doc["classes"]["hashed"] > 0 and doc["dry_run"] is False and proc.stderr == ""
 
 
-def test_summary_line(run, tmp_path: Path) -> None:
+def test_summary_line(run: RunCli, tmp_path: Path) -> None:
     code, out, err = run(DEMO, "--out", tmp_path / "o")
     assert code == 0 and err == ""
     assert out.startswith("hashdeploy: 23 files: 14 hashed, 0 fingerprinted, 9 stable; 8 rewritten; wrote ")
 
 
-def test_dry_run_explains_each_file(run, tmp_path: Path) -> None:
+def test_dry_run_explains_each_file(run: RunCli, tmp_path: Path) -> None:
     code, out, _ = run(DEMO, "--out", tmp_path / "o", "--dry-run")
     assert code == 0 and not (tmp_path / "o").exists()
     lines = out.splitlines()
@@ -51,14 +53,14 @@ def test_dry_run_explains_each_file(run, tmp_path: Path) -> None:
         (lambda p: (p / "empty").mkdir() or p / "empty", "SiteError: {p}/empty: the directory holds no files"),
     ],
 )
-def test_bad_site(run, tmp_path: Path, make, message: str) -> None:
+def test_bad_site(run: RunCli, tmp_path: Path, make: Callable[[Path], Path], message: str) -> None:
     target = make(tmp_path)
     code, out, err = run(target)
     assert code == 1 and out == ""
     assert err.startswith(message.format(p=tmp_path)) and err.count("\n") == 1
 
 
-def test_out_inside_site(run, site) -> None:
+def test_out_inside_site(run: RunCli, site: MakeSite) -> None:
     root = site({"index.html": "<p>", "a.png": PNG})
     before = read_tree(root)
     code, _, err = run(root, "--out", root / "dist")
@@ -66,7 +68,7 @@ def test_out_inside_site(run, site) -> None:
     assert read_tree(root) == before
 
 
-def test_out_not_ours_is_refused(run, site, tmp_path: Path) -> None:
+def test_out_not_ours_is_refused(run: RunCli, site: MakeSite, tmp_path: Path) -> None:
     root = site({"index.html": "<p>"})
     other = tmp_path / "precious"
     other.mkdir()
@@ -76,7 +78,7 @@ def test_out_not_ours_is_refused(run, site, tmp_path: Path) -> None:
     assert (other / "keep.txt").read_text() == "mine"
 
 
-def test_symlink_leaving_site(run, site, tmp_path: Path) -> None:
+def test_symlink_leaving_site(run: RunCli, site: MakeSite, tmp_path: Path) -> None:
     secret = tmp_path / "secret.txt"
     secret.write_text("do not publish")
     root = site({"index.html": '<img src="leak.txt">'})
@@ -87,14 +89,14 @@ def test_symlink_leaving_site(run, site, tmp_path: Path) -> None:
     assert os.path.islink(root / "leak.txt")
 
 
-def test_symlink_inside_site_is_read_through(run, site, tmp_path: Path) -> None:
+def test_symlink_inside_site_is_read_through(run: RunCli, site: MakeSite, tmp_path: Path) -> None:
     root = site({"index.html": '<img src="alias.png">', "real.png": PNG})
     os.symlink("real.png", root / "alias.png")
     code, _, _ = run(root, "--out", tmp_path / "o")
     assert code == 0
 
 
-def test_reference_outside_site_is_never_opened(run, site, tmp_path: Path) -> None:
+def test_reference_outside_site_is_never_opened(run: RunCli, site: MakeSite, tmp_path: Path) -> None:
     (tmp_path / "etc").mkdir()
     (tmp_path / "etc" / "passwd").write_text("root:x")
     root = site({"index.html": '<img src="../etc/passwd"><img src="%2e%2e/etc/passwd">'})
@@ -105,7 +107,7 @@ def test_reference_outside_site_is_never_opened(run, site, tmp_path: Path) -> No
     assert not (tmp_path / "o" / "etc").exists()
 
 
-def test_missing_reference_warns_and_strict_fails(run, site, tmp_path: Path) -> None:
+def test_missing_reference_warns_and_strict_fails(run: RunCli, site: MakeSite, tmp_path: Path) -> None:
     root = site({"index.html": "<p>\n<img src='gone.png'>", "css/a.css": "x{background:url(../nope.png)}"})
     code, _, err = run(root, "--out", tmp_path / "o")
     assert code == 0
@@ -117,13 +119,13 @@ def test_missing_reference_warns_and_strict_fails(run, site, tmp_path: Path) -> 
     assert read_tree(root) == before
 
 
-def test_case_insensitive_match_warns(run, site, tmp_path: Path) -> None:
+def test_case_insensitive_match_warns(run: RunCli, site: MakeSite, tmp_path: Path) -> None:
     root = site({"index.html": "<img src='Logo.PNG'>", "logo.png": PNG})
     code, _, err = run(root, "--out", tmp_path / "o")
     assert code == 0 and "index.html:1: Logo.PNG matches logo.png only case-insensitively" in err
 
 
-def test_broken_html_best_effort(run, site, tmp_path: Path) -> None:
+def test_broken_html_best_effort(run: RunCli, site: MakeSite, tmp_path: Path) -> None:
     root = site({"index.html": b"<html><head><link rel=stylesheet href='a.css'><body><div><p><img src='x.png' <<< \xff",
                  "a.css": "", "x.png": PNG, "b.html": b"<img src=\"x.png"})
     code, _, _ = run(root, "--out", tmp_path / "o")
@@ -132,7 +134,7 @@ def test_broken_html_best_effort(run, site, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("name", ["my file.png", "a+b.png", "100%.png", "hash#tag.png", "café.png", "日本.png"])
-def test_odd_file_names(run, site, tmp_path: Path, name: str) -> None:
+def test_odd_file_names(run: RunCli, site: MakeSite, tmp_path: Path, name: str) -> None:
     from urllib.parse import quote
 
     root = site({"index.html": f'<img src="{quote(name)}"><img src="{name if "#" not in name else quote(name)}">',
@@ -146,7 +148,7 @@ def test_odd_file_names(run, site, tmp_path: Path, name: str) -> None:
     assert name not in html.replace(new, "") or "#" in name
 
 
-def test_non_utf8_pages_keep_every_byte(run, site, tmp_path: Path) -> None:
+def test_non_utf8_pages_keep_every_byte(run: RunCli, site: MakeSite, tmp_path: Path) -> None:
     page = "<meta charset=windows-1252><p>Caf\xe9 \u20ac</p><img src='caf\xe9.png'>".encode("cp1252") + b"\x81\x8d"
     root = site({"index.html": page, "café.png": PNG})
     code, out, err = run(root, "--out", tmp_path / "o", "--json")
@@ -156,14 +158,14 @@ def test_non_utf8_pages_keep_every_byte(run, site, tmp_path: Path) -> None:
     assert result == page.replace("caf\xe9.png".encode("cp1252"), new.encode("cp1252"))
 
 
-def test_invalid_settings_reported_at_once(run, site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_invalid_settings_reported_at_once(run: RunCli, site: MakeSite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = site({"index.html": "<p>"})
     code, _, err = run(root, "--hash-length", "4", "--base-path", "docs", "--site-url", "ftp://x")
     assert code == 2 and err.startswith("ConfigError: ")
     assert "'hash_length'" in err and "'base_path'" in err and "'site_url'" in err and err.count("\n") == 1
 
 
-def test_settings_precedence(run, site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_settings_precedence(run: RunCli, site: MakeSite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = site({"index.html": "<img src=a.png>", "a.png": PNG})
     work = tmp_path / "proj"
     work.mkdir()
@@ -202,11 +204,11 @@ def test_huge_file_is_streamed(tmp_path: Path) -> None:
     assert sum(p.stat().st_size for p in (tmp_path / "o").iterdir() if p.suffix == ".mp4") == 400 * 1024 * 1024
 
 
-def test_interrupt_is_one_line(run, site, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_interrupt_is_one_line(run: RunCli, site: MakeSite, monkeypatch: pytest.MonkeyPatch) -> None:
     root = site({"index.html": "<p>"})
     from hashdeploy import engine as pipeline
 
-    def interrupted(*_a, **_k):
+    def interrupted(*_a: object, **_k: object) -> NoReturn:
         raise KeyboardInterrupt
 
     monkeypatch.setattr(pipeline, "scan", interrupted)
@@ -214,7 +216,7 @@ def test_interrupt_is_one_line(run, site, monkeypatch: pytest.MonkeyPatch) -> No
     assert code == 130 and err == "interrupted; nothing was changed\n"
 
 
-def test_in_place_with_relative_path(run, site, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_in_place_with_relative_path(run: RunCli, site: MakeSite, monkeypatch: pytest.MonkeyPatch) -> None:
     root = site({"index.html": '<img src="a.png">', "a.png": PNG})
     monkeypatch.chdir(root.parent)
     code, _, err = run("site")

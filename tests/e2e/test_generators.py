@@ -24,7 +24,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import unquote, urljoin, urlsplit
 
 import pytest
@@ -89,21 +89,21 @@ class Processed:
 
     @property
     def files(self) -> dict[str, dict[str, Any]]:
-        return self.manifest["files"]
+        return cast(dict[str, dict[str, Any]], self.manifest["files"])
 
     def cls(self, key: str) -> str:
-        return self.files[key]["class"]
+        return cast(str, self.files[key]["class"])
 
     def new(self, key: str) -> str:
         """The hashed name hashdeploy gave a source file (KeyError when it was not renamed)."""
-        return self.manifest["assets"][key]
+        return cast(str, self.manifest["assets"][key])
 
     def text(self, key: str) -> str:
         return (self.out / key).read_text(encoding="utf-8")
 
     def one(self, pattern: str) -> str:
         """The single source key matching a regular expression (for names carrying a generator's hash)."""
-        keys = sorted({e["source"] for e in self.files.values() if re.fullmatch(pattern, e["source"])})
+        keys: list[str] = sorted({e["source"] for e in self.files.values() if re.fullmatch(pattern, e["source"])})
         assert len(keys) == 1, f"{pattern}: expected one file in {self.src}, found {keys}"
         return keys[0]
 
@@ -135,10 +135,10 @@ def sri_attributes(out: Path) -> list[tuple[str, str, str, str]]:
         key = page.relative_to(out).as_posix()
         soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
         for tag in soup.find_all(integrity=True):
-            url = tag.get("src") or tag.get("href")
+            url = cast(str, tag.get("src") or tag.get("href"))
             target = _resolve(key, url)
             assert target is not None, f"{key}: integrity on an external URL {url}"
-            found.append((key, url, target, tag["integrity"]))
+            found.append((key, url, target, cast(str, tag["integrity"])))
     return found
 
 
@@ -389,8 +389,8 @@ def generated(request: pytest.FixtureRequest) -> Callable[[str], Processed]:
     """name -> the processed site (each built once per module, on first use)."""
     def get(name: str) -> Processed:
         if name in MKDOCS_VARIANTS:
-            return request.getfixturevalue("mkdocs_sites")[name]
-        return request.getfixturevalue(f"{name}_site")
+            return cast(Processed, request.getfixturevalue("mkdocs_sites")[name])
+        return cast(Processed, request.getfixturevalue(f"{name}_site"))
 
     return get
 
@@ -508,7 +508,9 @@ def test_material_bundles_are_fingerprinted(generated: Callable[[str], Processed
     page = p.text("guide/install/index.html")
     assert f'href="../../{bundles[0]}"' in page and f'src="../../{bundles[2]}"' in page
     # the search worker is named in the page's JSON config, which hashdeploy does not rewrite: it must not move
-    config = json.loads(re.search(r'<script id="__config" type="application/json">(.*?)</script>', page, re.S)[1])
+    config_script = re.search(r'<script id="__config" type="application/json">(.*?)</script>', page, re.S)
+    assert config_script is not None
+    config = json.loads(config_script[1])
     assert _resolve("guide/install/index.html", config["search"]) == bundles[3]
     # the worker loads lunr's language files by computed URL: they stay where they are
     lunr = [k for k in p.files if k.startswith("assets/javascripts/lunr/")]

@@ -2,19 +2,20 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
-from conftest import DEMO, load_manifest, read_tree
+from conftest import DEMO, MakeSite, load_manifest, read_tree
 from siteassert import assert_site_consistent
 
 from hashdeploy.engine import build
-from hashdeploy.model import FileClass
+from hashdeploy.model import BuildResult, FileClass
 from hashdeploy.settings import Settings
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(64))
 
 
-def classes(result) -> dict[str, tuple[str, str]]:
+def classes(result: BuildResult) -> dict[str, tuple[str, str]]:
     return {f.key: (f.cls.value, f.source) for f in result.files}
 
 
@@ -25,7 +26,8 @@ def test_demo_site_is_consistent(tmp_path: Path) -> None:
     assert counts["html"] == 3 and counts["hashed_refs"] >= 10
 
 
-def test_cascading_hashes(site, tmp_path: Path) -> None:
+def test_cascading_hashes(site: MakeSite, tmp_path: Path) -> None:
+    files: dict[str, str | bytes]
     files = {"index.html": '<link rel="stylesheet" href="css/a.css"><img src="img/x.png">',
              "css/a.css": "body{background:url(../img/bg.png)}", "img/bg.png": PNG, "img/x.png": PNG + b"x"}
     root = site(files)
@@ -39,7 +41,7 @@ def test_cascading_hashes(site, tmp_path: Path) -> None:
     assert second["css/a.css"] in html and first["css/a.css"] not in html
 
 
-def test_hash_is_sha256_of_final_bytes(site, tmp_path: Path) -> None:
+def test_hash_is_sha256_of_final_bytes(site: MakeSite, tmp_path: Path) -> None:
     import hashlib
 
     root = site({"index.html": '<link rel=stylesheet href="a.css">', "a.css": "a{background:url(b.png)}", "b.png": PNG})
@@ -52,7 +54,8 @@ def test_hash_is_sha256_of_final_bytes(site, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("kind", ["css", "js"])
-def test_cycles_share_one_hash(site, tmp_path: Path, kind: str) -> None:
+def test_cycles_share_one_hash(site: MakeSite, tmp_path: Path, kind: str) -> None:
+    files: dict[str, str | bytes]
     if kind == "css":
         files = {"index.html": '<link rel="stylesheet" href="a.css">', "a.css": '@import "b.css"; .a{}',
                  "b.css": '@import "a.css"; .b{background:url(c.png)}', "c.png": PNG}
@@ -82,12 +85,12 @@ def test_deterministic_and_idempotent(tmp_path: Path) -> None:
     assert not any(re.search(r"\.[0-9a-f]{12}\.[0-9a-f]{12}\.", k) for k in read_tree(tmp_path / "c"))
 
 
-def test_in_place_is_atomic_on_failure(site, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_in_place_is_atomic_on_failure(site: MakeSite, monkeypatch: pytest.MonkeyPatch) -> None:
     root = site({"index.html": '<img src="a.png">', "a.png": PNG})
     before = read_tree(root)
     from hashdeploy.engine import write as output
 
-    def boom(self, key, data, sha256=None):
+    def boom(self: output.StagingSink, key: str, data: bytes, sha256: str | None = None) -> NoReturn:
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(output.StagingSink, "write", boom)
@@ -97,13 +100,13 @@ def test_in_place_is_atomic_on_failure(site, monkeypatch: pytest.MonkeyPatch) ->
     assert [p.name for p in root.parent.iterdir()] == ["site"], "the staging directory must be removed"
 
 
-def test_in_place_success(site) -> None:
+def test_in_place_success(site: MakeSite) -> None:
     root = site({"index.html": '<img src="a.png">', "a.png": PNG})
     result = build(Settings(site=root))
     assert set(read_tree(root)) == {"index.html", result.assets["a.png"], ".hashdeploy/manifest.json"}
 
 
-def test_classes_and_reasons(site, tmp_path: Path) -> None:
+def test_classes_and_reasons(site: MakeSite, tmp_path: Path) -> None:
     root = site({
         "index.html": '<img src="both.png"><a href="both.png">full</a><a href="doc.pdf">pdf</a>'
                       '<script src="app.js"></script><link rel=stylesheet href="assets/main.6f8fc17f.min.css">'
@@ -117,7 +120,7 @@ def test_classes_and_reasons(site, tmp_path: Path) -> None:
     })
     result = build(Settings(site=root, out=tmp_path / "o"))
     c = classes(result)
-    by_source = {}
+    by_source: dict[str, set[tuple[bool, str]]] = {}
     for key, (cls, src) in c.items():
         by_source.setdefault(src, set()).add((key == src, cls))
     assert by_source["both.png"] == {(False, "hashed"), (True, "stable")}
@@ -134,7 +137,7 @@ def test_classes_and_reasons(site, tmp_path: Path) -> None:
     assert "index.html" in reasons["doc.pdf"]
 
 
-def test_exact_references_only(site, tmp_path: Path) -> None:
+def test_exact_references_only(site: MakeSite, tmp_path: Path) -> None:
     root = site({"index.html": '<script src="bundle.js"></script><a href="bundle.js.map">map</a>',
                  "bundle.js": "1", "bundle.js.map": "{}"})
     build(Settings(site=root, out=tmp_path / "o"))
@@ -142,7 +145,7 @@ def test_exact_references_only(site, tmp_path: Path) -> None:
     assert 'href="bundle.js.map"' in html and 'src="bundle.js"' not in html
 
 
-def test_forced_globs(site, tmp_path: Path) -> None:
+def test_forced_globs(site: MakeSite, tmp_path: Path) -> None:
     root = site({"index.html": '<img src="a.png"><img src="keep/b.png">', "a.png": PNG, "keep/b.png": PNG,
                  "unref.png": PNG})
     result = build(Settings(site=root, out=tmp_path / "o", stable=("keep/**",), hashed=("unref.png",)))
@@ -163,7 +166,7 @@ def test_parse_cache_gives_the_same_result(tmp_path: Path, monkeypatch: pytest.M
     build(Settings(site=DEMO, out=tmp_path / "a", cache_dir=cache))
     from hashdeploy.engine import parse as analyze
 
-    def no_parse(*_a, **_k):
+    def no_parse(*_a: object, **_k: object) -> NoReturn:
         raise AssertionError("everything should come from the cache")
 
     monkeypatch.setattr(analyze, "_parse_batch", no_parse)
@@ -171,7 +174,7 @@ def test_parse_cache_gives_the_same_result(tmp_path: Path, monkeypatch: pytest.M
     assert read_tree(tmp_path / "a") == read_tree(tmp_path / "b")
 
 
-def test_root_relative_with_base_path_and_site_url(site, tmp_path: Path) -> None:
+def test_root_relative_with_base_path_and_site_url(site: MakeSite, tmp_path: Path) -> None:
     root = site({"index.html": '<img src="/docs/a.png"><img src="https://example.com/docs/b.png">'
                                '<img src="/elsewhere/c.png"><base href="/docs/sub/"><img src="d.png">',
                  "a.png": PNG, "b.png": PNG + b"b", "sub/d.png": PNG + b"d"})
@@ -183,7 +186,7 @@ def test_root_relative_with_base_path_and_site_url(site, tmp_path: Path) -> None
     assert "/elsewhere/c.png" in html
 
 
-def test_sri_added_on_final_bytes_and_existing_ones_fixed(site, tmp_path: Path) -> None:
+def test_sri_added_on_final_bytes_and_existing_ones_fixed(site: MakeSite, tmp_path: Path) -> None:
     import base64
     import hashlib
 
@@ -212,7 +215,7 @@ def test_sri_added_on_final_bytes_and_existing_ones_fixed(site, tmp_path: Path) 
     assert read_tree(tmp_path / "o") == read_tree(again)
 
 
-def test_existing_integrity_keeps_its_algorithm(site, tmp_path: Path) -> None:
+def test_existing_integrity_keeps_its_algorithm(site: MakeSite, tmp_path: Path) -> None:
     import base64
     import hashlib
 
@@ -258,7 +261,7 @@ def test_write_failure_in_a_writer_thread_leaves_out_alone(tmp_path: Path, monke
     build(Settings(site=DEMO, out=out, use_cache=False))
     before = read_tree(out)
 
-    def boom(src, dst, **_kw):
+    def boom(src: Path, dst: Path, **_kw: object) -> NoReturn:
         raise OSError(5, "Input/output error", str(dst))
 
     monkeypatch.setattr(sh, "copyfile", boom)
@@ -303,7 +306,7 @@ def test_an_interrupted_update_is_redone_in_full(tmp_path: Path, monkeypatch: py
     calls = {"n": 0}
     real = output._overwrite
 
-    def dies_midway(path, data):
+    def dies_midway(path: Path, data: bytes) -> None:
         calls["n"] += 1
         if calls["n"] == 1:
             path.write_bytes(data[: len(data) // 2])  # half a file, then the process is gone

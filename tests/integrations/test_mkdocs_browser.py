@@ -12,10 +12,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from browser import SEARCH_WORD, built, chromium_browser, require_chromium, static_server, write_config
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 require_chromium()
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -80,7 +83,7 @@ def chromium() -> Iterator[Any]:
         yield browser
 
 
-def _search(page: Any, theme: str) -> str | None:
+def _search(page: Page, theme: str) -> str | None:
     """Type the word into the theme's search box; return the first result's href."""
     if theme == "mkdocs":  # the box is in a modal, opened from the navbar
         page.click('a[data-bs-target="#mkdocs_search_modal"]')

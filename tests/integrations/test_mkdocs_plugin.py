@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import pytest
@@ -55,10 +55,10 @@ class Site:
     manifest: dict[str, Any]
 
     def new(self, key: str) -> str:
-        return self.manifest["assets"][key]
+        return cast(str, self.manifest["assets"][key])
 
     def cls(self, key: str) -> str:
-        return self.manifest["files"][key]["class"]
+        return cast(str, self.manifest["files"][key]["class"])
 
     def text(self, key: str) -> str:
         return (self.out / key).read_text(encoding="utf-8")
@@ -75,7 +75,7 @@ def sites(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Site]:
     root = tmp_path_factory.mktemp("mkdocs-plugin")
     out = {}
     for name, (theme, dir_urls, site_url) in VARIANTS.items():
-        common = dict(theme=theme, dir_urls=dir_urls, site_url=site_url)
+        common: dict[str, Any] = dict(theme=theme, dir_urls=dir_urls, site_url=site_url)
         hashed = built(write_config(root, name, **common))
         plain = built(write_config(root, name + "-plain", hashdeploy=False, **common))
         prefix = urlsplit(site_url).path if site_url else "/"

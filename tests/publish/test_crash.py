@@ -40,7 +40,7 @@ from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
 import pytest
-from conftest import AwsWorld, make_distribution, write_tree
+from conftest import AwsWorld, RunCli, make_distribution, write_tree
 
 from hashdeploy.publish.records import from_bytes, history_from_bytes
 
@@ -460,7 +460,7 @@ class Sites:
 
 
 @pytest.fixture
-def sites(tmp_path: Path, run) -> Sites:
+def sites(tmp_path: Path, run: RunCli) -> Sites:
     """Sources of v1 and v2, their processed trees, and the stable URLs that changed (computed from the trees)."""
     from conftest import load_manifest
 
@@ -553,7 +553,7 @@ def describe(o: Outcome) -> str:
             + "".join(f"\n        {p}" for p in o.problems[:6]))
 
 
-def test_sigkill_at_every_phase_then_rerun_converges(aws: AwsWorld, sites: Sites, capsys) -> None:
+def test_sigkill_at_every_phase_then_rerun_converges(aws: AwsWorld, sites: Sites, capsys: pytest.CaptureFixture[str]) -> None:
     started = time.monotonic()
     # the reference: v1 then v2, never interrupted; its v2 writes give N and the phase of each write
     ref = sites.fresh(aws, "ref")
@@ -592,7 +592,7 @@ def test_sigkill_at_every_phase_then_rerun_converges(aws: AwsWorld, sites: Sites
 # what a rerun after a kill must also get right: rollback copies, the history, going back instead of forward
 
 
-def lifecycle(run, t: Target, *args: str) -> tuple[int, Any, str]:
+def lifecycle(run: RunCli, t: Target, *args: str) -> tuple[int, Any, str]:
     code, out, err = run(*args, "--bucket", t.bucket, "--distribution-id", t.distribution_id, "--json")
     return code, (json.loads(out) if code == 0 and out.strip() else None), err
 
@@ -606,7 +606,7 @@ def stable_tree(out: Path) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("killed", [True, False], ids=["killed", "uninterrupted"])
-def test_rollback_after_a_killed_deploy_restores_v1_bytes(aws: AwsWorld, sites: Sites, run, killed: bool) -> None:
+def test_rollback_after_a_killed_deploy_restores_v1_bytes(aws: AwsWorld, sites: Sites, run: RunCli, killed: bool) -> None:
     """The rerun must not keep the bytes a killed run left at a key as the kept copy of the body the record names
     (found: deploy.preserve copied v2's robots.txt over .hashdeploy/stable/<v1 sha256>; rollback then served v2)."""
     t = sites.fresh(aws, "keep")
@@ -625,7 +625,7 @@ def test_rollback_after_a_killed_deploy_restores_v1_bytes(aws: AwsWorld, sites: 
                                           f"kept copies holding other bytes than their name says: {bad_copies}")
 
 
-def test_history_keeps_a_deploy_killed_before_its_history_line(aws: AwsWorld, sites: Sites, run) -> None:
+def test_history_keeps_a_deploy_killed_before_its_history_line(aws: AwsWorld, sites: Sites, run: RunCli) -> None:
     """A deploy killed between the swap of current.json and its history.json line is still listed once later
     deploys are made (found: the rerun only invalidated, and the next deploy appended its line without it)."""
     t = sites.fresh(aws, "hist")
@@ -636,6 +636,7 @@ def test_history_keeps_a_deploy_killed_before_its_history_line(aws: AwsWorld, si
     v2_id = json.loads(snapshot(aws, t.bucket)[RESERVED + "current.json"].body)["id"]
     v3 = write_tree(sites.tmp / "v3", site_files(2) | {"robots.txt": "User-agent: *\nDisallow: /v3/\n"})
     code, doc, err = run_deploy(v3, t, sites.tmp / "cache-hist", sites.tmp)
+    assert doc is not None, err
     assert code == 0 and doc["deploy_id"], err
     code, entries, err = lifecycle(run, t, "history")
     assert code == 0, err
@@ -643,7 +644,7 @@ def test_history_keeps_a_deploy_killed_before_its_history_line(aws: AwsWorld, si
         f"history lists {[e['id'] for e in entries]}; the v2 deploy {v2_id} was live and is missing")
 
 
-def test_deploying_v1_again_after_a_killed_v2_restores_v1(aws: AwsWorld, sites: Sites, run) -> None:
+def test_deploying_v1_again_after_a_killed_v2_restores_v1(aws: AwsWorld, sites: Sites, run: RunCli) -> None:
     """Going back instead of forward after a kill (found: the stable files the killed run had replaced were
     recorded nowhere, so the v1 deploy planned against v1's record, had nothing to do, and left them live)."""
     t = sites.fresh(aws, "back")

@@ -2,14 +2,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
-from conftest import DEMO, AwsWorld, write_tree
+from conftest import DEMO, AwsWorld, RunCli, write_tree
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(48))
 
 
-def deploy(run, aws: AwsWorld, site: Path, *extra: str) -> tuple[int, dict, str]:
+def deploy(run: RunCli, aws: AwsWorld, site: Path, *extra: str) -> tuple[int, dict[str, Any], str]:
     code, out, err = run(site, "--bucket", aws.bucket, "--distribution-id", aws.distribution_id, "--json", *extra)
     return code, (json.loads(out) if out.strip() else {}), err
 
@@ -26,7 +27,7 @@ def small_site(tmp_path: Path) -> Path:
     })
 
 
-def test_first_deploy_uploads_everything_with_headers(run, aws: AwsWorld, tmp_path: Path) -> None:
+def test_first_deploy_uploads_everything_with_headers(run: RunCli, aws: AwsWorld, tmp_path: Path) -> None:
     code, doc, err = deploy(run, aws, DEMO)
     assert code == 0, err
     objects = aws.objects()
@@ -49,7 +50,7 @@ def test_first_deploy_uploads_everything_with_headers(run, aws: AwsWorld, tmp_pa
     assert doc["invalidation"]["paths"] == [] and aws.invalidations() == []
 
 
-def test_upload_order_is_assets_then_stable_then_html(run, aws: AwsWorld, tmp_path: Path) -> None:
+def test_upload_order_is_assets_then_stable_then_html(run: RunCli, aws: AwsWorld, tmp_path: Path) -> None:
     code, doc, err = deploy(run, aws, DEMO)
     assert code == 0, err
     keys = [p.split("/", 2)[2] for p in aws.puts()]
@@ -60,7 +61,7 @@ def test_upload_order_is_assets_then_stable_then_html(run, aws: AwsWorld, tmp_pa
     assert all("/.hashdeploy/" in p for p in last_writes), "the record commits the deploy after every object"
 
 
-def test_redeploy_with_nothing_changed_writes_nothing(run, aws: AwsWorld) -> None:
+def test_redeploy_with_nothing_changed_writes_nothing(run: RunCli, aws: AwsWorld) -> None:
     assert deploy(run, aws, DEMO)[0] == 0
     aws.recorder.clear()
     code, doc, _ = deploy(run, aws, DEMO)
@@ -71,7 +72,7 @@ def test_redeploy_with_nothing_changed_writes_nothing(run, aws: AwsWorld) -> Non
     assert reads == [], "planning must not list the bucket"
 
 
-def test_one_image_changed(run, aws: AwsWorld, tmp_path: Path) -> None:
+def test_one_image_changed(run: RunCli, aws: AwsWorld, tmp_path: Path) -> None:
     site = small_site(tmp_path)
     assert deploy(run, aws, site)[0] == 0
     (site / "img/bg.png").write_bytes(PNG + b"new background")
@@ -85,7 +86,7 @@ def test_one_image_changed(run, aws: AwsWorld, tmp_path: Path) -> None:
     assert aws.invalidations() == [["/", "/docs/", "/docs/index.html", "/index.html"]]
 
 
-def test_deleted_page_is_invalidated_and_kept(run, aws: AwsWorld, tmp_path: Path) -> None:
+def test_deleted_page_is_invalidated_and_kept(run: RunCli, aws: AwsWorld, tmp_path: Path) -> None:
     site = small_site(tmp_path)
     assert deploy(run, aws, site)[0] == 0
     (site / "other/index.html").unlink()
@@ -96,7 +97,7 @@ def test_deleted_page_is_invalidated_and_kept(run, aws: AwsWorld, tmp_path: Path
     assert doc["invalidation"]["paths"] == ["/other/", "/other/index.html"]
 
 
-def test_dry_run_makes_no_write(run, aws: AwsWorld, tmp_path: Path, capsys) -> None:
+def test_dry_run_makes_no_write(run: RunCli, aws: AwsWorld, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     site = small_site(tmp_path)
     code, out, err = run(site, "--bucket", aws.bucket, "--distribution-id", aws.distribution_id, "--dry-run")
     assert code == 0, err
@@ -111,7 +112,7 @@ def test_dry_run_makes_no_write(run, aws: AwsWorld, tmp_path: Path, capsys) -> N
     assert "invalidate /robots.txt" in out and "would invalidate 1 path(s) (1 billed)" in out
 
 
-def test_headers_changed_uses_a_metadata_copy(run, aws: AwsWorld, tmp_path: Path) -> None:
+def test_headers_changed_uses_a_metadata_copy(run: RunCli, aws: AwsWorld, tmp_path: Path) -> None:
     site = small_site(tmp_path)
     assert deploy(run, aws, site)[0] == 0
     aws.recorder.clear()
@@ -124,7 +125,7 @@ def test_headers_changed_uses_a_metadata_copy(run, aws: AwsWorld, tmp_path: Path
     assert doc["invalidation"]["paths"] == ["/robots.txt"]
 
 
-def test_endpoint_from_standard_variables_only(run, aws: AwsWorld, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_endpoint_from_standard_variables_only(run: RunCli, aws: AwsWorld, monkeypatch: pytest.MonkeyPatch) -> None:
     url = aws.server.url
     monkeypatch.delenv("AWS_ENDPOINT_URL")
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", url)
@@ -134,7 +135,7 @@ def test_endpoint_from_standard_variables_only(run, aws: AwsWorld, monkeypatch: 
     assert doc["uploaded"] == 23
 
 
-def test_prefix_and_target_url(run, aws: AwsWorld, tmp_path: Path) -> None:
+def test_prefix_and_target_url(run: RunCli, aws: AwsWorld, tmp_path: Path) -> None:
     site = small_site(tmp_path)
     code, out, err = run(site, "--target", f"s3://{aws.bucket}/www/site", "--distribution-id", aws.distribution_id,
                          "--json")
@@ -149,7 +150,7 @@ def test_prefix_and_target_url(run, aws: AwsWorld, tmp_path: Path) -> None:
     assert code == 0
 
 
-def test_many_changed_pages_collapse_to_wildcards(run, aws: AwsWorld, tmp_path: Path) -> None:
+def test_many_changed_pages_collapse_to_wildcards(run: RunCli, aws: AwsWorld, tmp_path: Path) -> None:
     files = {f"sec{s}/p{p}/index.html": f"<p>{s}-{p}</p>" for s in range(7) for p in range(500)}
     files["index.html"] = "<p>home</p>"
     site = write_tree(tmp_path / "big", files)
@@ -166,7 +167,7 @@ def test_many_changed_pages_collapse_to_wildcards(run, aws: AwsWorld, tmp_path: 
     assert doc["uploaded"] == 3500
 
 
-def test_verify_repairs_drift(run, aws: AwsWorld, tmp_path: Path) -> None:
+def test_verify_repairs_drift(run: RunCli, aws: AwsWorld, tmp_path: Path) -> None:
     site = small_site(tmp_path)
     assert deploy(run, aws, site)[0] == 0
     lost = next(k for k in aws.objects() if k.startswith("img/logo."))
@@ -179,7 +180,7 @@ def test_verify_repairs_drift(run, aws: AwsWorld, tmp_path: Path) -> None:
     assert lost in aws.objects()
 
 
-def test_wait_polls_until_complete(run, aws: AwsWorld, tmp_path: Path) -> None:
+def test_wait_polls_until_complete(run: RunCli, aws: AwsWorld, tmp_path: Path) -> None:
     site = small_site(tmp_path)
     assert deploy(run, aws, site)[0] == 0
     (site / "robots.txt").write_text("changed")
@@ -190,7 +191,7 @@ def test_wait_polls_until_complete(run, aws: AwsWorld, tmp_path: Path) -> None:
     assert len(polls) >= 1, "moto answers COMPLETED in capitals: compared case-insensitively"
 
 
-def test_large_file_goes_multipart(run, aws: AwsWorld, tmp_path: Path) -> None:
+def test_large_file_goes_multipart(run: RunCli, aws: AwsWorld, tmp_path: Path) -> None:
     site = write_tree(tmp_path / "big", {"index.html": '<video src="v.mp4"></video>'})
     with open(site / "v.mp4", "wb") as f:
         f.write(bytes(range(256)) * (80 * 1024))  # 20 MiB
@@ -201,7 +202,7 @@ def test_large_file_goes_multipart(run, aws: AwsWorld, tmp_path: Path) -> None:
     assert aws.head(key)["ContentLength"] == 20 * 1024 * 1024
 
 
-def test_control_characters_in_a_name_are_refused(run, aws: AwsWorld, tmp_path: Path) -> None:
+def test_control_characters_in_a_name_are_refused(run: RunCli, aws: AwsWorld, tmp_path: Path) -> None:
     site = write_tree(tmp_path / "ctl", {"index.html": "<p>", "bad\x01name.txt": "x"})
     code, _, err = run(site, "--bucket", aws.bucket)
     assert code == 1 and "holds control characters; rename the file" in err

@@ -3,13 +3,17 @@ from __future__ import annotations
 import json
 import re
 import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
-from conftest import AwsWorld, write_tree
+from conftest import AwsWorld, RunCli, write_tree
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(48))
 SECRET = "testing-secret-do-not-print"
+# match(method, path, headers) -> whether a fault hook applies to the request
+Match = Callable[[str, str, dict[str, str]], bool]
 
 
 def site_v1(tmp_path: Path) -> Path:
@@ -32,7 +36,7 @@ def make_v2(site: Path) -> None:
     (site / "b/index.html").write_text('<img src="../img/b.png"><p>v2</p>')
 
 
-def deploy(run, aws: AwsWorld, site: Path, *extra: str):
+def deploy(run: RunCli, aws: AwsWorld, site: Path, *extra: str) -> tuple[int, Any, str]:
     code, out, err = run(site, "--bucket", aws.bucket, "--distribution-id", aws.distribution_id, "--json", *extra)
     assert SECRET not in out + err
     return code, (json.loads(out) if out.strip() else None), err
@@ -61,12 +65,12 @@ def served_refs_exist(aws: AwsWorld) -> None:
 class FailAfter:
     """Fault hook: let `allowed` matching requests through, then fail every later one."""
 
-    def __init__(self, allowed: int, match, status: int = 500, code: str = "InternalError") -> None:
+    def __init__(self, allowed: int, match: Match, status: int = 500, code: str = "InternalError") -> None:
         self.allowed, self.match, self.status, self.code = allowed, match, status, code
         self.seen = 0
         self.lock = threading.Lock()
 
-    def __call__(self, method: str, path: str, headers: dict[str, str]):
+    def __call__(self, method: str, path: str, headers: dict[str, str]) -> tuple[int, str, str] | None:
         if not self.match(method, path, headers):
             return None
         with self.lock:
@@ -76,8 +80,8 @@ class FailAfter:
         return self.status, self.code, "injected fault"
 
 
-def object_put(phase_keys):
-    def match(method, path, headers):
+def object_put(phase_keys: Sequence[Callable[[str], object]]) -> Match:
+    def match(method: str, path: str, headers: dict[str, str]) -> bool:
         return method == "PUT" and "/.hashdeploy/" not in path and any(k(path) for k in phase_keys)
     return match
 
@@ -92,7 +96,8 @@ PHASES = {
 
 
 @pytest.mark.parametrize("phase", list(PHASES))
-def test_failure_mid_deploy_then_rerun_converges(run, aws: AwsWorld, tmp_path: Path, monkeypatch, phase) -> None:
+def test_failure_mid_deploy_then_rerun_converges(run: RunCli, aws: AwsWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 phase: str) -> None:
     monkeypatch.setenv("HASHDEPLOY_MAX_ATTEMPTS", "1")
     monkeypatch.setenv("HASHDEPLOY_WORKERS", "1")
     site = site_v1(tmp_path)
@@ -125,7 +130,8 @@ def test_failure_mid_deploy_then_rerun_converges(run, aws: AwsWorld, tmp_path: P
     assert doc["uploaded"] == 0 and doc["invalidation"]["paths"] == []
 
 
-def test_slowdown_storm_is_one_line_and_consistent(run, aws: AwsWorld, tmp_path: Path, monkeypatch) -> None:
+def test_slowdown_storm_is_one_line_and_consistent(run: RunCli, aws: AwsWorld, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HASHDEPLOY_MAX_ATTEMPTS", "2")
     site = site_v1(tmp_path)
     aws.recorder.fault = FailAfter(3, lambda m, p, h: m == "PUT", 503, "SlowDown")
@@ -135,7 +141,7 @@ def test_slowdown_storm_is_one_line_and_consistent(run, aws: AwsWorld, tmp_path:
     assert ".hashdeploy/current.json" not in aws.objects()
 
 
-def test_access_denied_on_head(run, aws: AwsWorld, tmp_path: Path) -> None:
+def test_access_denied_on_head(run: RunCli, aws: AwsWorld, tmp_path: Path) -> None:
     aws.recorder.fault = lambda m, p, h: (403, "403", "Forbidden") if m == "HEAD" else None
     code, _, err = deploy(run, aws, site_v1(tmp_path))
     assert code == 1
@@ -143,12 +149,12 @@ def test_access_denied_on_head(run, aws: AwsWorld, tmp_path: Path) -> None:
                    "grant it to the deploying identity (README: IAM policy)\n")
 
 
-def test_missing_bucket(run, aws: AwsWorld, tmp_path: Path) -> None:
+def test_missing_bucket(run: RunCli, aws: AwsWorld, tmp_path: Path) -> None:
     code, _, err = run(site_v1(tmp_path), "--bucket", "no-such-bucket-here")
     assert code == 1 and "s3://no-such-bucket-here/" in err and "does not exist" in err and err.count("\n") == 1
 
 
-def test_no_credentials(run, aws: AwsWorld, tmp_path: Path, monkeypatch) -> None:
+def test_no_credentials(run: RunCli, aws: AwsWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.delenv(name)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
@@ -157,18 +163,19 @@ def test_no_credentials(run, aws: AwsWorld, tmp_path: Path, monkeypatch) -> None
     assert code == 1 and err.startswith("RemoteError: no usable AWS credentials found") and err.count("\n") == 1
 
 
-def test_network_down(run, aws: AwsWorld, tmp_path: Path, monkeypatch) -> None:
+def test_network_down(run: RunCli, aws: AwsWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HASHDEPLOY_MAX_ATTEMPTS", "1")
     code, _, err = run(site_v1(tmp_path), "--bucket", aws.bucket, "--endpoint-url", "http://127.0.0.1:9")
     assert code == 1 and "cannot reach the endpoint" in err and err.count("\n") == 1
 
 
-def test_missing_distribution(run, aws: AwsWorld, tmp_path: Path) -> None:
+def test_missing_distribution(run: RunCli, aws: AwsWorld, tmp_path: Path) -> None:
     code, _, err = run(site_v1(tmp_path), "--bucket", aws.bucket, "--distribution-id", "ENOSUCHDIST")
     assert code == 1 and "ENOSUCHDIST" in err and "check --distribution-id" in err and err.count("\n") == 1
 
 
-def test_too_many_invalidations_defers_to_next_run(run, aws: AwsWorld, tmp_path: Path, monkeypatch) -> None:
+def test_too_many_invalidations_defers_to_next_run(run: RunCli, aws: AwsWorld, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HASHDEPLOY_INVALIDATION_PATIENCE", "0")
     site = site_v1(tmp_path)
     assert deploy(run, aws, site)[0] == 0
@@ -185,7 +192,7 @@ def test_too_many_invalidations_defers_to_next_run(run, aws: AwsWorld, tmp_path:
     assert json.loads(aws.objects()[".hashdeploy/current.json"])["pending_invalidation"] == []
 
 
-def test_key_too_long_is_refused_before_any_write(run, aws: AwsWorld, tmp_path: Path) -> None:
+def test_key_too_long_is_refused_before_any_write(run: RunCli, aws: AwsWorld, tmp_path: Path) -> None:
     name = "/".join(["d" * 200] * 6) + ".txt"
     root = tmp_path / "long"
     try:
@@ -197,12 +204,13 @@ def test_key_too_long_is_refused_before_any_write(run, aws: AwsWorld, tmp_path: 
     assert aws.recorder.writes() == []
 
 
-def test_header_with_newline_is_a_config_error(run, aws: AwsWorld, tmp_path: Path) -> None:
+def test_header_with_newline_is_a_config_error(run: RunCli, aws: AwsWorld, tmp_path: Path) -> None:
     code, _, err = run(site_v1(tmp_path), "--bucket", aws.bucket, "--cache-control", "*.css=max-age=1\r\nX-Evil: 1")
     assert code == 2 and err.startswith("ConfigError: ") and "CR/LF" in err
 
 
-def test_secrets_never_printed_even_with_debug(run, aws: AwsWorld, tmp_path: Path, capsys) -> None:
+def test_secrets_never_printed_even_with_debug(run: RunCli, aws: AwsWorld, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
     aws.recorder.fault = lambda m, p, h: (403, "AccessDenied", "denied") if m == "PUT" else None
     with pytest.raises(Exception) as exc:
         run(site_v1(tmp_path), "--bucket", aws.bucket, "--debug")

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from conftest import DEMO
 
-from hashdeploy.backends.base import Upload
+from hashdeploy.backends.base import Tick, Upload
 from hashdeploy.backends.local import LocalBackend
 from hashdeploy.engine import build
 from hashdeploy.errors import RemoteError
@@ -115,13 +115,13 @@ class CountingBackend(LocalBackend):
         self.phases: list[list[str]] = []
         self.copying = False
 
-    def upload(self, items: Sequence[Upload], tick) -> None:
+    def upload(self, items: Sequence[Upload], tick: Tick) -> None:
         served = [i.key for i in items if not i.key.startswith(".hashdeploy/")]
         if served and not self.copying:
             self.phases.append(served)
         super().upload(items, tick)
 
-    def copy_objects(self, pairs, tick) -> None:
+    def copy_objects(self, pairs: Sequence[tuple[str, Upload]], tick: Tick) -> None:
         served = [dest.key for _src, dest in pairs if not dest.key.startswith(".hashdeploy/")]
         if served:
             self.phases.append(served)
@@ -138,6 +138,7 @@ def test_local_target_order_and_second_deploy(tmp_path: Path) -> None:
     site = tmp_path / "site"
     shutil.copytree(DEMO, site)
     cfg = Settings(site=site, out=tmp_path / "out")
+    assert cfg.out is not None
     backend = CountingBackend(tmp_path / "www")
     deploy(build(cfg), cfg.out, backend, cfg)
     assert [k.endswith(".html") for k in backend.phases[2]] == [True] * 3

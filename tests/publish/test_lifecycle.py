@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import cast
 
 import pytest
-from conftest import DEMO, AwsWorld
+from conftest import DEMO, AwsWorld, RunCli
 
 from hashdeploy.backends.local import LocalBackend
 from hashdeploy.engine import build
@@ -32,8 +34,12 @@ class Clock:
         self.now += timedelta(**kw)
 
 
+# site, settings, target, clock, ship() -> the id of the deploy it made
+World = tuple[Path, Settings, LocalBackend, Clock, Callable[[], str]]
+
+
 @pytest.fixture
-def world(tmp_path: Path):
+def world(tmp_path: Path) -> World:
     """A site with three versions deployed to a local directory target."""
     site = tmp_path / "site"
     shutil.copytree(DEMO, site)
@@ -42,8 +48,10 @@ def world(tmp_path: Path):
     clock = Clock()
 
     def ship() -> str:
+        assert cfg.out is not None
         report = deploy(build(cfg), cfg.out, backend, cfg, clock=clock)
         clock.advance(days=1)
+        assert report.deploy_id is not None
         return report.deploy_id
 
     return site, cfg, backend, clock, ship
@@ -54,7 +62,7 @@ def served(root: Path) -> dict[str, bytes]:
             if p.is_file() and not p.relative_to(root).as_posix().startswith(".hashdeploy")}
 
 
-def test_history_rollback_and_roll_forward(world, tmp_path: Path) -> None:
+def test_history_rollback_and_roll_forward(world: World, tmp_path: Path) -> None:
     site, cfg, backend, clock, ship = world
     v1 = ship()
     page_v1 = (tmp_path / "www/index.html").read_bytes()
@@ -81,7 +89,7 @@ def test_history_rollback_and_roll_forward(world, tmp_path: Path) -> None:
         rollback(backend, cfg, "nope", clock=clock)
 
 
-def test_rollback_refuses_when_assets_were_pruned(world, tmp_path: Path) -> None:
+def test_rollback_refuses_when_assets_were_pruned(world: World, tmp_path: Path) -> None:
     site, cfg, backend, clock, ship = world
     v1 = ship()
     old_css = next(k for k in served(tmp_path / "www") if k.startswith("css/site."))
@@ -94,7 +102,7 @@ def test_rollback_refuses_when_assets_were_pruned(world, tmp_path: Path) -> None
     assert served(tmp_path / "www") == before
 
 
-def test_prune_keeps_recent_deploys_and_recently_live_assets(world, tmp_path: Path) -> None:
+def test_prune_keeps_recent_deploys_and_recently_live_assets(world: World, tmp_path: Path) -> None:
     site, cfg, backend, clock, ship = world
     ids = []
     for i in range(4):
@@ -105,7 +113,7 @@ def test_prune_keeps_recent_deploys_and_recently_live_assets(world, tmp_path: Pa
     assert len(css) == 4
     plan = prune(backend, cfg, keep=2, older_than=2 * 86400, dry_run=True, clock=clock)
     deleted = sorted(k for k, _ in plan.deletions)
-    kept = {k for i in ids[2:] for k in json.loads(backend.read_record(f"deploys/{i}.json"))["objects"]}
+    kept = {k for i in ids[2:] for k in json.loads(cast(bytes, backend.read_record(f"deploys/{i}.json")))["objects"]}
     # versions 0 and 1 left the live site 3 and 2 days ago and are not among the last 2 deploys
     assert [k for k in deleted if k.startswith("css/base.")] == sorted(set(css) - kept)
     assert any(k.startswith(".hashdeploy/stable/") for k in deleted), "old kept copies of pages go too"
@@ -121,7 +129,7 @@ def test_prune_keeps_recent_deploys_and_recently_live_assets(world, tmp_path: Pa
     rollback(backend, cfg, ids[2], clock=clock)
 
 
-def test_prune_safety_caps(world, tmp_path: Path) -> None:
+def test_prune_safety_caps(world: World, tmp_path: Path) -> None:
     site, cfg, backend, clock, ship = world
     for i in range(3):
         (site / "css/base.css").write_text(f"html {{ --v: {i}; }}\n")
@@ -133,7 +141,7 @@ def test_prune_safety_caps(world, tmp_path: Path) -> None:
         prune(backend, cfg, keep=1, older_than=60, clock=clock)
 
 
-def test_prune_refuses_to_delete_more_than_half(world, tmp_path: Path) -> None:
+def test_prune_refuses_to_delete_more_than_half(world: World, tmp_path: Path) -> None:
     site, cfg, backend, clock, ship = world
     ship()
     for version in range(3):
@@ -146,7 +154,7 @@ def test_prune_refuses_to_delete_more_than_half(world, tmp_path: Path) -> None:
         prune(backend, cfg, keep=1, max_deletes=10_000, clock=clock)
 
 
-def test_delete_removed_stable_files(world, tmp_path: Path) -> None:
+def test_delete_removed_stable_files(world: World, tmp_path: Path) -> None:
     site, cfg, backend, clock, ship = world
     ship()
     (site / "docs/report.pdf").unlink()
@@ -158,7 +166,7 @@ def test_delete_removed_stable_files(world, tmp_path: Path) -> None:
     assert report.removed_stable == ["docs/report.pdf"] and not (tmp_path / "www/docs/report.pdf").exists()
 
 
-def test_lock_blocks_a_second_run_and_can_be_broken(world, tmp_path: Path) -> None:
+def test_lock_blocks_a_second_run_and_can_be_broken(world: World, tmp_path: Path) -> None:
     site, cfg, backend, clock, ship = world
     ship()
     (site / "robots.txt").write_text("v2")
@@ -167,12 +175,13 @@ def test_lock_blocks_a_second_run_and_can_be_broken(world, tmp_path: Path) -> No
                          if_absent=True)
     with pytest.raises(LockedError, match="locked by ci@ci-runner-7 pid 4242 \\(deploy\\) since 2026-01-01T10:00:00"):
         ship()
+    assert cfg.out is not None
     report = deploy(build(cfg), cfg.out, backend, cfg, clock=clock, break_lock=True)
     assert report.uploaded == 1 and any("broke the lock of ci@ci-runner-7" in w for w in report.warnings)
     assert backend.read_record("lock.json") is None
 
 
-def test_lock_of_a_dead_local_process_is_taken_over(world) -> None:
+def test_lock_of_a_dead_local_process_is_taken_over(world: World) -> None:
     import os
     import socket
     import subprocess
@@ -184,20 +193,22 @@ def test_lock_of_a_dead_local_process_is_taken_over(world) -> None:
                                                   "operation": "deploy", "started": "x"}).encode(), if_absent=True)
     warnings: list[str] = []
     with locked(backend, "deploy", warn=warnings.append):
-        assert json.loads(backend.read_record("lock.json"))["pid"] == os.getpid()
+        assert json.loads(cast(bytes, backend.read_record("lock.json")))["pid"] == os.getpid()
     assert warnings and "no longer running" in warnings[0]
 
 
-def test_current_is_written_with_if_match(world) -> None:
+def test_current_is_written_with_if_match(world: World) -> None:
     site, cfg, backend, clock, ship = world
     ship()
-    data, tag = backend.read_record_tag("current.json")
+    record = backend.read_record_tag("current.json")
+    assert record is not None
+    data, tag = record
     backend.write_record("current.json", data + b" ", if_match=tag)
     with pytest.raises(ConflictError):
         backend.write_record("current.json", data, if_match=tag)
 
 
-def test_lifecycle_commands_against_moto(run, aws: AwsWorld, tmp_path: Path) -> None:
+def test_lifecycle_commands_against_moto(run: RunCli, aws: AwsWorld, tmp_path: Path) -> None:
     site = tmp_path / "site"
     shutil.copytree(DEMO, site)
     target = ["--bucket", aws.bucket, "--distribution-id", aws.distribution_id]
@@ -228,6 +239,7 @@ def test_without_rollback_copies_nothing_is_kept_and_rollback_says_why(tmp_path:
     site = tmp_path / "site"
     shutil.copytree(DEMO, site)
     cfg = Settings(site=site, out=tmp_path / "out", rollback_copies=False)
+    assert cfg.out is not None
     backend = LocalBackend(tmp_path / "www")
     clock = Clock()
     deploy(build(cfg), cfg.out, backend, cfg, clock=clock)

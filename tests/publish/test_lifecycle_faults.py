@@ -21,10 +21,10 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
-from conftest import DEMO, AwsWorld
+from conftest import DEMO, AwsWorld, RunCli
 from motoserver import Reply
 from test_crash import broken_references, served, snapshot, unreadable_records
 
@@ -57,7 +57,7 @@ def make_v2(site: Path) -> None:
 class Ops:
     """hashdeploy commands against the `aws` bucket and distribution, in-process or as a subprocess."""
 
-    def __init__(self, run, aws: AwsWorld, tmp_path: Path) -> None:
+    def __init__(self, run: RunCli, aws: AwsWorld, tmp_path: Path) -> None:
         self.run, self.aws, self.tmp = run, aws, tmp_path
         self.target = ["--bucket", aws.bucket, "--distribution-id", aws.distribution_id]
 
@@ -79,7 +79,8 @@ class Ops:
         return proc.returncode, proc.stdout, proc.stderr
 
     def current(self) -> dict[str, Any]:
-        return json.loads(self.aws.s3.get_object(Bucket=self.aws.bucket, Key=RESERVED + "current.json")["Body"].read())
+        return cast(dict[str, Any],
+                    json.loads(self.aws.s3.get_object(Bucket=self.aws.bucket, Key=RESERVED + "current.json")["Body"].read()))
 
     def live(self) -> tuple[str, dict[str, Any]]:
         """The live deploy: its id and objects (a failed run may annotate the record, never replace it)."""
@@ -116,7 +117,7 @@ class Ops:
 
 
 @pytest.fixture
-def ops(run, aws: AwsWorld, tmp_path: Path) -> Ops:
+def ops(run: RunCli, aws: AwsWorld, tmp_path: Path) -> Ops:
     return Ops(run, aws, tmp_path)
 
 

@@ -17,11 +17,11 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from browser import chromium_browser, require_chromium, static_server
-from conftest import DEMO
+from conftest import DEMO, RunCli
 
 require_chromium()
 TIMEOUT_MS = 10_000
@@ -89,7 +89,7 @@ def make_v2(site: Path) -> None:
     about.write_text(about.read_text().replace("About this demo", "About this demo, again"))
 
 
-def test_rollback_and_roll_forward_in_a_browser(run, chromium: Any, tmp_path: Path) -> None:
+def test_rollback_and_roll_forward_in_a_browser(run: RunCli, chromium: Any, tmp_path: Path) -> None:
     site, www = tmp_path / "site", tmp_path / "www"
     shutil.copytree(DEMO, site)
     target = ["--target", www.as_uri()]
@@ -97,7 +97,7 @@ def test_rollback_and_roll_forward_in_a_browser(run, chromium: Any, tmp_path: Pa
     def deploy() -> str:
         code, out, err = run(site, *target, "--json")
         assert code == 0, err
-        return json.loads(out)["deploy_id"]
+        return cast(str, json.loads(out)["deploy_id"])
 
     with static_server() as (origin, mounts):
         mounts["/"] = www

@@ -12,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from conftest import DEMO, ROOT, AwsWorld
+from conftest import DEMO, ROOT, AwsWorld, RunCli
 
 from hashdeploy.settings import Settings
 from hashdeploy.watch.session import CycleResult, run_watch
@@ -195,7 +195,7 @@ def test_own_output_never_triggers_a_cycle(src: Path, tmp_path: Path) -> None:
         w.close()
 
 
-def test_watch_needs_an_output(src: Path, run) -> None:
+def test_watch_needs_an_output(src: Path, run: RunCli) -> None:
     code, _, err = run(src, "--watch")
     assert code == 2 and "needs --out DIR or a deploy target" in err
 
