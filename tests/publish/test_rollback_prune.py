@@ -10,11 +10,15 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import AwsWorld, write_tree
+from conftest import AwsWorld, read_tree, write_tree
+from siteassert import subresource_urls
 from test_crash import (
     PAGES,
     KillAt,
@@ -28,7 +32,139 @@ from test_crash import (
 )
 from test_crash import served as served_s3
 
+from hashdeploy.backends.local import LocalBackend
+from hashdeploy.engine import build
+from hashdeploy.errors import RollbackError
+from hashdeploy.publish.history import history
+from hashdeploy.publish.rollback import rollback
+from hashdeploy.publish.run import deploy
+from hashdeploy.settings import Settings
+
 RESERVED = ".hashdeploy/"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 3, 1, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kw: float) -> None:
+        self.now += timedelta(**kw)
+
+
+def served(www: Path) -> dict[str, bytes]:
+    """What the file:// target serves (records and kept copies excluded)."""
+    return {k: v for k, v in read_tree(www).items() if not k.startswith(RESERVED)}
+
+
+def broken(www: Path) -> list[str]:
+    """Every subresource of every served page and stylesheet that the target lacks."""
+    out = []
+    for key in sorted(served(www)):
+        if key.endswith((".html", ".css")):
+            out += [f"{key} -> {url} (missing {target})" for url, target in subresource_urls(www, key)
+                    if not (www / target).is_file()]
+    return out
+
+
+class Target:
+    """A site deployed to a local directory target, one processed version at a time."""
+
+    def __init__(self, tmp: Path, **settings: Any) -> None:
+        self.site, self.www, self.tmp = tmp / "site", tmp / "www", tmp
+        self.cfg = Settings(site=self.site, out=tmp / "out", **settings)
+        self.backend = LocalBackend(self.www)
+        self.clock = Clock()
+        self.outputs: dict[str, dict[str, bytes]] = {}  # deploy id -> its processed tree
+
+    def ship(self, files: dict[str, str | bytes]) -> str:
+        if self.site.exists():
+            shutil.rmtree(self.site)
+        write_tree(self.site, files)
+        report = deploy(build(self.cfg), self.cfg.out, self.backend, self.cfg, clock=self.clock)
+        assert report.deploy_id
+        self.outputs[report.deploy_id] = {k: v for k, v in read_tree(self.cfg.out).items()
+                                          if not k.startswith(RESERVED)}
+        self.clock.advance(days=1)
+        return report.deploy_id
+
+    def serves(self, deploy_id: str) -> list[str]:
+        """Keys of that deploy's processed tree that the target does not serve with the same bytes."""
+        now = served(self.www)
+        return sorted(k for k, v in self.outputs[deploy_id].items() if now.get(k) != v)
+
+    def rollback(self, deploy_id: str | None = None) -> str:
+        rep = rollback(self.backend, self.cfg, deploy_id, clock=self.clock)
+        self.clock.advance(hours=1)
+        return rep.target_id
+
+
+def version(n: int) -> dict[str, str | bytes]:
+    """Version n of a small site: its stylesheet, script and page text all change."""
+    return {
+        "index.html": f'<!doctype html><html><head><link rel="stylesheet" href="css/site.css">'
+                      f'<script src="js/app.js"></script></head><body><h1>Home v{n}</h1>'
+                      f'<a href="about/">about</a></body></html>\n',
+        "about/index.html": f'<!doctype html><html><head><link rel="stylesheet" href="../css/site.css"></head>'
+                            f'<body><h1>About v{n}</h1></body></html>\n',
+        "css/site.css": f"body {{ --version: {n}; }}\n",
+        "js/app.js": f"console.log('v{n}');\n",
+        "robots.txt": f"User-agent: *\nDisallow: /v{n}/\n",
+    }
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 1. a plain rollback goes back through the site's versions
+
+
+def test_plain_rollback_twice_goes_back_two_versions(tmp_path: Path, run) -> None:
+    """Deploys A, B, C; C is broken, roll back (B), B is broken too, roll back again: A, not C again
+    (found: the second plain rollback picked the history entry before the live rollback record, i.e. C)."""
+    t = Target(tmp_path)
+    a, b, c = (t.ship(version(n)) for n in (1, 2, 3))
+    entries = history(t.backend)
+    assert [e["id"] for e in entries if e["rollback_target"]] == [b]
+    assert t.rollback() == b and t.serves(b) == []
+    entries = history(t.backend)
+    assert entries[0]["live"] and entries[0]["kind"] == "rollback"
+    assert [e["id"] for e in entries if e["rollback_target"]] == [a], "history must say a plain rollback restores A"
+    target = ["--target", t.www.as_uri()]
+    code, out, _err = run("history", *target)
+    assert code == 0 and f"a plain `hashdeploy rollback` restores {a}" in out, out
+    assert t.rollback() == a, "the second plain rollback must go back to A, not forward to the broken C"
+    assert t.serves(a) == [] and broken(t.www) == []
+    # nothing before A: one line, and nothing changes
+    before = read_tree(t.www)
+    with pytest.raises(RollbackError, match=f"serves deploy {a}, the first deploy; there is nothing before it"):
+        t.rollback()
+    code, out, err = run("rollback", *target)
+    assert code == 1 and out == "" and len(err.strip().splitlines()) == 1 and a in err, err
+    assert read_tree(t.www) == before
+    code, out, _err = run("history", *target, "--json")
+    assert code == 0 and not any(e["rollback_target"] for e in json.loads(out))
+    assert "a plain `hashdeploy rollback` has nothing to restore" in run("history", *target)[1]
+    # `rollback ID` still goes anywhere, forward too; from C a plain rollback goes to B again
+    assert t.rollback(c) == c and t.serves(c) == []
+    assert t.rollback() == b and t.serves(b) == []
+
+
+def test_plain_rollback_after_a_fix_on_top_of_a_rollback(tmp_path: Path) -> None:
+    """A, B, C (broken) rolled back to B, then a fix D is deployed and is broken too: a plain rollback restores B,
+    the version D replaced, never the broken C; then A (found: it rolled back to the rollback record, then forward
+    to D)."""
+    t = Target(tmp_path)
+    a, b, c = (t.ship(version(n)) for n in (1, 2, 3))
+    assert t.rollback() == b
+    d = t.ship(version(4))
+    assert [e["id"] for e in history(t.backend) if e["rollback_target"]] == [b]
+    assert t.rollback() == b and t.serves(b) == []
+    assert t.rollback() == a and t.serves(a) == []
+    # a deploy made while A is back live rolls back to A too, not to D or C
+    t.ship(version(5))
+    assert t.rollback() == a and t.serves(a) == []
+    assert d not in [e["id"] for e in history(t.backend) if e["rollback_target"]]
 
 
 # ---------------------------------------------------------------------------------------------------------------
