@@ -36,6 +36,7 @@ from hashdeploy.backends.local import LocalBackend
 from hashdeploy.engine import build
 from hashdeploy.errors import RollbackError
 from hashdeploy.publish.history import history
+from hashdeploy.publish.prune import prune
 from hashdeploy.publish.rollback import rollback
 from hashdeploy.publish.run import deploy
 from hashdeploy.settings import Settings
@@ -165,6 +166,79 @@ def test_plain_rollback_after_a_fix_on_top_of_a_rollback(tmp_path: Path) -> None
     t.ship(version(5))
     assert t.rollback() == a and t.serves(a) == []
     assert d not in [e["id"] for e in history(t.backend) if e["rollback_target"]]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 2. prune and the pages deploys left in place
+
+
+def with_old_page(n: int) -> dict[str, str | bytes]:
+    """Version n plus old.html, which loads its own stylesheet and image, and a few assets to share the site."""
+    files = version(n) | {f"img/shared{i}.png": f"shared image {i}".encode() for i in range(24)}
+    files["index.html"] = str(files["index.html"]).replace("</body>", "".join(
+        f'<img src="img/shared{i}.png">' for i in range(24)) + "</body>")
+    return files | {
+        "old.html": '<!doctype html><html><head><link rel="stylesheet" href="css/old.css"></head>'
+                    '<body><img src="img/old.png"><p>an old page, still linked from elsewhere</p></body></html>\n',
+        "css/old.css": "body { background: url(../img/old-bg.png); }\n",
+        "img/old.png": b"\x89PNG old",
+        "img/old-bg.png": b"\x89PNG old background",
+    }
+
+
+def without_old_page(n: int) -> dict[str, str | bytes]:
+    files = with_old_page(n)
+    for key in ("old.html", "css/old.css", "img/old.png", "img/old-bg.png"):
+        del files[key]
+    return files
+
+
+def test_prune_keeps_what_a_page_left_in_place_loads(tmp_path: Path) -> None:
+    """v1 has old.html; v2 and v3 drop it (the deploys keep it served); weeks later prune must not delete its
+    stylesheet and images (found: they were pruned once v1 aged out, and old.html lost its stylesheet)."""
+    t = Target(tmp_path)
+    t.ship(with_old_page(1))
+    loads = [k for _, k in subresource_urls(t.www, "old.html")]
+    old_assets = set(loads) | {k for css in loads if css.endswith(".css") for _, k in subresource_urls(t.www, css)}
+    assert len(old_assets) == 3 and all(k.startswith(("css/old.", "img/old")) for k in old_assets), old_assets
+    v2 = t.ship(without_old_page(2))
+    v2_css = next(k for k in t.outputs[v2] if k.startswith("css/site."))
+    t.ship(without_old_page(3))
+    assert (t.www / "old.html").is_file(), "a deploy never deletes a page"
+    t.clock.advance(days=30)
+    plan = prune(t.backend, t.cfg, keep=1, older_than=7 * 86400, dry_run=True, clock=t.clock)
+    doomed = {k for k, _ in plan.deletions}
+    assert not doomed & old_assets, f"prune would delete what old.html loads: {sorted(doomed & old_assets)}"
+    assert v2_css in doomed, "what no served page loads is still pruned"
+    prune(t.backend, t.cfg, keep=1, older_than=7 * 86400, clock=t.clock)
+    assert not (t.www / v2_css).exists()
+    assert broken(t.www) == [], "every page the target serves must load completely"
+    # --delete-removed deletes the page; its assets stay this time (the page was still served when planned),
+    # and go with the next prune
+    gone = prune(t.backend, t.cfg, keep=1, older_than=7 * 86400, delete_removed=True, clock=t.clock)
+    assert gone.removed_stable == ["old.html"] and not (t.www / "old.html").exists()
+    assert all((t.www / k).is_file() for k in old_assets) and broken(t.www) == []
+    t.clock.advance(days=8)
+    after = prune(t.backend, t.cfg, keep=1, older_than=7 * 86400, clock=t.clock)
+    assert old_assets <= {k for k, _ in after.deletions} and broken(t.www) == []
+
+
+def test_prune_keeps_the_assets_of_the_version_of_a_page_still_served(tmp_path: Path) -> None:
+    """old.html changes its stylesheet in v2 and leaves in v3: the served old.html is v2's, so v2's old.css
+    stays while v1's goes (records hold no per-page references: the newest record listing the page counts)."""
+    t = Target(tmp_path)
+    v1 = t.ship(with_old_page(1))
+    v2_files = with_old_page(2) | {"css/old.css": "body { color: olive; }\n"}
+    v2 = t.ship(v2_files)
+    t.ship(without_old_page(3))
+    t.ship(without_old_page(4))
+    old_v1 = next(k for k in t.outputs[v1] if k.startswith("css/old."))
+    old_v2 = next(k for k in t.outputs[v2] if k.startswith("css/old."))
+    assert old_v1 != old_v2
+    t.clock.advance(days=30)
+    report = prune(t.backend, t.cfg, keep=1, older_than=7 * 86400, clock=t.clock)
+    assert old_v1 in {k for k, _ in report.deletions} and (t.www / old_v2).is_file()
+    assert (t.www / "old.html").read_bytes() == t.outputs[v2]["old.html"] and broken(t.www) == []
 
 
 # ---------------------------------------------------------------------------------------------------------------
