@@ -89,6 +89,12 @@ def _print_history(entries: list[dict[str, Any]], name: str, as_json: bool) -> i
         return 0
     for e in entries:
         what = e.get("kind", "deploy") + (f" to {e['rollback_of']}" if e.get("rollback_of") else "")
+        mark = "  (live)" if e["live"] else "  (a plain rollback restores it)" if e.get("rollback_target") else ""
         print(f"{'*' if e['live'] else ' '} {e['id']}  {e['created']}  {what:<30} {e.get('uploaded', 0):>6} uploaded  "
-              f"{e.get('invalidated', 0):>4} path(s) invalidated" + ("  (live)" if e["live"] else ""))
+              f"{e.get('invalidated', 0):>4} path(s) invalidated" + mark)
+    target = next((e["id"] for e in entries if e.get("rollback_target")), None)
+    if target is not None:
+        print(f"a plain `hashdeploy rollback` restores {target}")
+    elif any(e["live"] for e in entries):
+        print("a plain `hashdeploy rollback` has nothing to restore: no deploy came before the live version")
     return 0

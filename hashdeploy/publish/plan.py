@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hashdeploy.errors import DeployInputError
 from hashdeploy.model import FileClass, OutputFile
 from hashdeploy.publish.records import DeployRecord, RemoteObject
 
@@ -44,10 +45,28 @@ def phase_of(f: OutputFile) -> int:
     return PHASE_HTML if f.content_type.startswith(("text/html", "application/xhtml")) else PHASE_STABLE
 
 
+def check_immutable(f: OutputFile, old: RemoteObject | None, live: DeployRecord | None) -> None:
+    """Refuse other bytes under a name the live deploy serves as immutable (hashed or fingerprinted): browsers and
+    CDNs keep the old bytes for a year, so the page and what it loads would come from different builds."""
+    if live is None or old is None or old.cls == FileClass.STABLE.value or old.sha256 == f.sha256:
+        return
+    raise DeployInputError(
+        f"{f.key}: its bytes differ from the ones deploy {live.id} serves under this name as immutable "
+        f"(sha256 {f.sha256[:12]}…, live {old.sha256[:12]}…), so caches would keep the old ones; "
+        f"rebuild so that the build tool gives it a new name, or deploy with --hash '/{f.source}' to let hashdeploy "
+        "rename it; nothing was uploaded")
+
+
 def plan_deploy(files: tuple[OutputFile, ...], cache_controls: dict[str, str], live: DeployRecord | None,
                 missing: frozenset[str] = frozenset()) -> DeployPlan:
-    """Decide each object's action against the live record; `missing` holds keys found absent by --verify."""
+    """Decide each object's action against the live record; `missing` holds keys found absent by --verify.
+
+    Raises DeployInputError, before anything is written, when a name the live deploy serves as immutable would get
+    other bytes.
+    """
     remote = live.objects if live else {}
+    for f in files:
+        check_immutable(f, remote.get(f.key), live)
     dirty = set(live.dirty) if live else set()
     actions = []
     changed_stable = []

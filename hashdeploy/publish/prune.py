@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from hashdeploy.backends.base import Backend
 from hashdeploy.errors import ConfigError, ConflictError, PruneAborted, PruneError
@@ -66,8 +67,9 @@ def plan_prune(backend: Backend, *, keep: int, older_than: float, delete_removed
             if e["id"] in retained:
                 protected.add(key)
     protected |= set(live.objects)
-    now = clock()
     present = backend.list_objects()
+    protected |= still_loaded(entries, records, live, present)
+    now = clock()
     for key in sorted(present):
         if key in protected:
             continue
@@ -83,6 +85,23 @@ def plan_prune(backend: Backend, *, keep: int, older_than: float, delete_removed
         ever_stable = {k for rec in records.values() for k, o in rec.objects.items() if o.cls == STABLE}
         report.removed_stable = sorted(k for k in ever_stable if k in present and k not in live.objects)
     return report, live
+
+
+def still_loaded(entries: list[dict[str, Any]], records: dict[str, DeployRecord], live: DeployRecord,
+                 present: dict[str, float]) -> set[str]:
+    """What the stable files still served but gone from the live record (deploys keep pages removed from the
+    site) may load: every hashed and fingerprinted object of the newest record that listed each of them, whose
+    version is the one served. Records keep no per-page references, so the whole record is protected."""
+    newest: dict[str, str] = {}
+    for e in entries:
+        rec = records.get(e["id"])
+        for k, o in (rec.objects.items() if rec else ()):
+            if o.cls == STABLE:
+                newest[k] = e["id"]
+    keep: set[str] = set()
+    for rid in {rid for k, rid in newest.items() if k in present and k not in live.objects}:
+        keep |= {k for k, o in records[rid].objects.items() if o.cls != STABLE}
+    return keep
 
 
 def prune(backend: Backend, cfg: Settings, *, keep: int = 5, older_than: float = 7 * 86400, max_deletes: int = 1000,

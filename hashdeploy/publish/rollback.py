@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from hashdeploy.backends.base import Backend, Upload
 from hashdeploy.errors import ConflictError, RollbackError
 from hashdeploy.model import FileClass
-from hashdeploy.publish.history import Clock, now, read_history, record_of
+from hashdeploy.publish.history import Clock, now, previous_version, read_history, record_of
 from hashdeploy.publish.invalidation import Invalidation, plan_invalidation
 from hashdeploy.publish.lock import locked
 from hashdeploy.publish.records import DeployRecord
@@ -17,7 +17,6 @@ from hashdeploy.publish.run import commit, finish_invalidation, mark_dirty, new_
 from hashdeploy.settings import Settings
 
 STABLE = FileClass.STABLE.value
-
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,12 +43,12 @@ def rollback(backend: Backend, cfg: Settings, target_id: str | None = None, *, s
     if live is None:
         raise RollbackError(f"{backend.name}: nothing is deployed yet; there is nothing to roll back")
     entries = read_history(backend)
-    if target_id is None:
-        ids = [e["id"] for e in entries]
-        here = ids.index(live.id) if live.id in ids else len(ids)
-        if here == 0:
-            raise RollbackError(f"{backend.name}: {live.id} is the first deploy; there is nothing before it")
-        target_id = ids[here - 1]
+    if target_id is None:  # the version before the live one, rollbacks skipped
+        origin, target_id = previous_version(entries, live.id)
+        if target_id is None:
+            what = f"{live.id} is" if origin == live.id else f"the live deploy {live.id} serves deploy {origin},"
+            raise RollbackError(f"{backend.name}: {what} the first deploy; there is nothing before it "
+                                "(`hashdeploy rollback ID` restores any recorded deploy)")
     if target_id == live.id:
         raise RollbackError(f"{backend.name}: deploy {target_id} is already live")
     target = record_of(backend, target_id)
@@ -72,10 +71,10 @@ def rollback(backend: Backend, cfg: Settings, target_id: str | None = None, *, s
                             "pruned, or replaced by a deploy with --no-rollback-copies); pick a newer deploy")
     owed = sorted(set(restore) | set(live.pending_invalidation) | (dirty - set(target.objects)))
     inv = plan_invalidation(owed, list(target.objects), served_prefix, cfg.invalidation_budget)
-    report = dict(target_id=target_id, deploy_id=None, restored=tuple(restore), invalidation=inv,
-                  invalidation_id=None, warnings=(), dry_run=dry_run)
+    report = RollbackReport(target_id=target_id, deploy_id=None, restored=tuple(restore), invalidation=inv,
+                            invalidation_id=None, warnings=(), dry_run=dry_run)
     if dry_run:
-        return RollbackReport(**report)  # type: ignore[arg-type]
+        return report
     warnings: list[str] = []
     with locked(backend, "rollback", break_lock=break_lock, warn=warnings.append, clock=clock):
         again, tag = read_live(backend)
@@ -94,8 +93,7 @@ def rollback(backend: Backend, cfg: Settings, target_id: str | None = None, *, s
                               rollback_of=target_id, uploaded=len(restore))
         tag = commit(backend, record, tag, live)
         done = finish_invalidation(backend, cfg, record, tag, inv, True, warnings)
-    return RollbackReport(**(report | dict(deploy_id=record.id, warnings=tuple(warnings),  # type: ignore[arg-type]
-                                           invalidation_id=done.get("invalidation_id"))))
+    return replace(report, deploy_id=record.id, warnings=tuple(warnings), invalidation_id=done.get("invalidation_id"))
 
 
 def _upload(key: str, record: DeployRecord) -> Upload:

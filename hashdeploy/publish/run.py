@@ -144,8 +144,8 @@ def preserve(backend: Backend, keys: list[str], live: DeployRecord | None, tick:
 
 def _upload_phases(plan: DeployPlan, root: Path, backend: Backend, live: DeployRecord | None, tag: str | None,
                    progress: Progress, keep_copies: bool = True) -> str | None:
-    """Hashed/fingerprinted objects first, then (after keeping the bodies they replace and noting the keys
-    as dirty) stable files, HTML last. Returns the tag of current.json."""
+    """Hashed/fingerprinted objects first, then (after keeping the bodies they replace, unless keep_copies is
+    off, and noting the keys as dirty, always) stable files, HTML last. Returns the tag of current.json."""
     changes = [a for a in plan.actions if a.action != "skip"]
     stable = [a.key for a in changes if a.phase != PHASE_ASSETS]
     # bodies about to be replaced, and those of stable files leaving the record, are kept for rollback
@@ -153,8 +153,12 @@ def _upload_phases(plan: DeployPlan, root: Path, backend: Backend, live: DeployR
     for phase, label in ((PHASE_ASSETS, "assets"), (PHASE_STABLE, "stable"), (PHASE_HTML, "pages")):
         todo = [a for a in changes if a.phase == phase]
         progress.start(f"uploading {label}", len(todo) + (len(replaced) if phase == PHASE_STABLE else 0))
-        if phase == PHASE_STABLE and keep_copies:
-            preserve(backend, replaced, live, progress.advance)
+        if phase == PHASE_STABLE:
+            if keep_copies:
+                preserve(backend, replaced, live, progress.advance)
+            else:
+                progress.advance(len(replaced))
+            # crash recovery, not a rollback copy: --no-rollback-copies must not turn it off
             tag = mark_dirty(backend, live, tag, stable)
         backend.upload(_uploads([a for a in todo if a.action == "upload"], root), progress.advance)
         backend.set_headers(_uploads([a for a in todo if a.action == "headers"], root), progress.advance)
