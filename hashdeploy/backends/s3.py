@@ -230,20 +230,21 @@ class S3CloudFrontBackend:
             list(pool.map(one, items))
 
     def served_prefix(self, origin_path: str | None) -> str:
-        """The viewer path of the bucket prefix: the prefix minus the distribution's origin path."""
-        if origin_path is None and self.cf is not None and self.distribution_id:
+        """The viewer path of the bucket prefix: the prefix minus the distribution's origin path (never guessed)."""
+        if origin_path is None and self.cf is not None and self.distribution_id and self.prefix:
+            where = f"CloudFront distribution {self.distribution_id}"
             try:
                 conf = self.cf.get_distribution_config(Id=self.distribution_id)["DistributionConfig"]
-                for origin in conf.get("Origins", {}).get("Items", []):
-                    if origin.get("DomainName", "").startswith(self.bucket + "."):
-                        origin_path = origin.get("OriginPath", "")
-                        break
-            except ClientError as exc:
-                code = exc.response.get("Error", {}).get("Code")
-                if code == "NoSuchDistribution":
-                    raise RemoteError(describe(exc, f"distribution {self.distribution_id}", "")) from exc
-            except BotoCoreError:
-                pass
+            except (ClientError, BotoCoreError) as exc:
+                if isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") == "NoSuchDistribution":
+                    raise RemoteError(describe(exc, where, "")) from exc
+                raise RemoteError(f"{where}: cannot read its origin path: "
+                                  + describe(exc, where, "cloudfront:GetDistributionConfig").split(": ", 1)[1]
+                                  + "; or pass --origin-path (the origin's path, e.g. /www; / for none)") from exc
+            for origin in conf.get("Origins", {}).get("Items", []):
+                if origin.get("DomainName", "").startswith(self.bucket + "."):
+                    origin_path = origin.get("OriginPath", "")
+                    break
         path = "/" + self.prefix
         origin = (origin_path or "").strip("/")
         if origin and path.startswith("/" + origin + "/"):
