@@ -235,16 +235,17 @@ class S3CloudFrontBackend:
 
     def served_prefix(self, origin_path: str | None) -> str:
         """The viewer path of the bucket prefix: the prefix minus the distribution's origin path (never guessed)."""
-        if origin_path is None and self.cf is not None and self.distribution_id and self.prefix:
-            where = f"CloudFront distribution {self.distribution_id}"
+        if origin_path is None and self.cf is not None and self.distribution_id:
             try:
                 conf = self.cf.get_distribution_config(Id=self.distribution_id)["DistributionConfig"]
             except (ClientError, BotoCoreError) as exc:
+                where = f"CloudFront distribution {self.distribution_id}"
                 if isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") == "NoSuchDistribution":
                     raise RemoteError(describe(exc, where, "")) from exc
-                raise RemoteError(f"{where}: cannot read its origin path: "
-                                  + describe(exc, where, "cloudfront:GetDistributionConfig").split(": ", 1)[1]
-                                  + "; or pass --origin-path (the origin's path, e.g. /www; / for none)") from exc
+                if not self.prefix:  # without a prefix the origin path changes no viewer path
+                    return "/"
+                why = describe(exc, where, "cloudfront:GetDistributionConfig").split(": ", 1)[1]
+                raise RemoteError(f"{where}: cannot read its origin path: {why}; or pass --origin-path (e.g. /www)") from exc
             for origin in conf.get("Origins", {}).get("Items", []):
                 if origin.get("DomainName", "").startswith(self.bucket + "."):
                     origin_path = origin.get("OriginPath", "")
@@ -276,8 +277,7 @@ class S3CloudFrontBackend:
                         raise InvalidationDeferred(f"{where}: {code} for {waited:.0f} s; "
                                                    "the paths are recorded and sent first by the next run") from exc
                     self.sleep(delay)  # wakes early on a stop request, which the loop then raises
-                    waited += delay
-                    delay = min(delay * 2, 20.0)
+                    waited, delay = waited + delay, min(delay * 2, 20.0)
                     continue
                 raise RemoteError(describe(exc, where, "cloudfront:CreateInvalidation")) from exc
             except BotoCoreError as exc:

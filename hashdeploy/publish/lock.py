@@ -110,14 +110,12 @@ def _same_host(h: dict[str, Any]) -> bool:
 
 def _why_stale(other: dict[str, Any], now: datetime) -> str | None:
     """Why a lock found in place may be taken over, or None when its holder may still be running."""
-    if _expired(other, now):
-        return "whose lease expired"
     pid = other.get("pid")
     if isinstance(pid, int) and _same_host(other):
         # a dead process's lock, or our own left by a release that failed (watch mode runs cycle after cycle)
         if pid == os.getpid() or not _alive(pid):
             return "which is no longer running"
-    return None
+    return "whose lease expired" if _expired(other, now) else None
 
 
 @contextmanager
