@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
@@ -23,7 +22,9 @@ from botocore.exceptions import (
 )
 
 from hashdeploy.backends.base import Tick, Upload
+from hashdeploy.backends.parallel import POLL, run_parallel
 from hashdeploy.errors import ConflictError, InvalidationDeferred, RemoteError
+from hashdeploy.publish import interrupt
 from hashdeploy.publish.records import RESERVED, STABLE_STORE
 
 MULTIPART_THRESHOLD = 16 * 1024 * 1024
@@ -86,7 +87,7 @@ class S3CloudFrontBackend:
 
     def __init__(self, s3: Any, bucket: str, prefix: str = "", *, cloudfront: Any = None,
                  distribution_id: str | None = None, workers: int = 16, acl: str | None = None,
-                 invalidation_patience: float = 60.0, sleep: Callable[[float], None] = time.sleep) -> None:
+                 invalidation_patience: float = 60.0, sleep: Callable[[float], object] = interrupt.wait) -> None:
         self.s3, self.cf, self.bucket, self.prefix = s3, cloudfront, bucket, prefix
         self.distribution_id, self.workers, self.acl = distribution_id, workers, acl
         self.patience, self.sleep = invalidation_patience, sleep
@@ -132,7 +133,8 @@ class S3CloudFrontBackend:
             return str(resp.get("ETag", ""))
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
-            if code in ("PreconditionFailed", "ConditionalRequestConflict", "412", "409"):
+            gone = if_match is not None and code in ("NoSuchKey", "404")  # If-Match on a record deleted meanwhile
+            if gone or code in ("PreconditionFailed", "ConditionalRequestConflict", "412", "409"):
                 raise ConflictError(f"{self._where(RESERVED + name)}: changed by another run since it was read "
                                     f"({code}); rerun") from exc
             raise RemoteError(describe(exc, self._where(RESERVED + name), "s3:PutObject")) from exc
@@ -164,15 +166,14 @@ class S3CloudFrontBackend:
                 self.s3.copy_object(Bucket=self.bucket, Key=self.prefix + dest.key,
                                     CopySource={"Bucket": self.bucket, "Key": self.prefix + src},
                                     MetadataDirective="REPLACE", **self._extra(dest))
-            tick(1)
 
-        with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            list(pool.map(one, pairs))
+        run_parallel(one, pairs, self.workers, tick)
 
     def delete_objects(self, keys: Sequence[str]) -> list[tuple[str, str]]:
         """DeleteObjects in batches of 1,000, checking every per-key error in each response."""
         errors: list[tuple[str, str]] = []
         for i in range(0, len(keys), 1000):
+            interrupt.checkpoint()
             batch = keys[i : i + 1000]
             with translated(self._where(), "s3:DeleteObject (DeleteObjects)"):
                 resp = self.s3.delete_objects(Bucket=self.bucket, Delete={
@@ -189,7 +190,7 @@ class S3CloudFrontBackend:
                 "Metadata": {"sha256": item.sha256}, **self._acl()}
 
     def upload(self, items: Sequence[Upload], tick: Tick) -> None:
-        """Upload through s3transfer (multipart above 16 MiB), `workers` requests at a time."""
+        """Upload through s3transfer (multipart above 16 MiB), `workers` at a time; a stop cancels those not sent."""
         if not items:
             return
         config = TransferConfig(max_concurrency=self.workers, multipart_threshold=MULTIPART_THRESHOLD,
@@ -198,9 +199,14 @@ class S3CloudFrontBackend:
         failure: tuple[BaseException, Upload] | None = None
         futures = []
         try:
-            futures = [(manager.upload(str(i.path), self.bucket, self.prefix + i.key, extra_args=self._extra(i)), i)
-                       for i in items]
+            for i in items:
+                interrupt.checkpoint()
+                futures.append((manager.upload(str(i.path), self.bucket, self.prefix + i.key,
+                                               extra_args=self._extra(i)), i))
             for future, item in futures:
+                while not future.done():
+                    interrupt.checkpoint()
+                    interrupt.wait(POLL / 4)
                 try:
                     future.result()
                     tick(1)
@@ -224,26 +230,26 @@ class S3CloudFrontBackend:
                 key = self.prefix + item.key
                 self.s3.copy_object(Bucket=self.bucket, Key=key, CopySource={"Bucket": self.bucket, "Key": key},
                                     MetadataDirective="REPLACE", **self._extra(item))
-            tick(1)
 
-        with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            list(pool.map(one, items))
+        run_parallel(one, items, self.workers, tick)
 
     def served_prefix(self, origin_path: str | None) -> str:
-        """The viewer path of the bucket prefix: the prefix minus the distribution's origin path."""
+        """The viewer path of the bucket prefix: the prefix minus the distribution's origin path (never guessed)."""
         if origin_path is None and self.cf is not None and self.distribution_id:
             try:
                 conf = self.cf.get_distribution_config(Id=self.distribution_id)["DistributionConfig"]
-                for origin in conf.get("Origins", {}).get("Items", []):
-                    if origin.get("DomainName", "").startswith(self.bucket + "."):
-                        origin_path = origin.get("OriginPath", "")
-                        break
-            except ClientError as exc:
-                code = exc.response.get("Error", {}).get("Code")
-                if code == "NoSuchDistribution":
-                    raise RemoteError(describe(exc, f"distribution {self.distribution_id}", "")) from exc
-            except BotoCoreError:
-                pass
+            except (ClientError, BotoCoreError) as exc:
+                where = f"CloudFront distribution {self.distribution_id}"
+                if isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") == "NoSuchDistribution":
+                    raise RemoteError(describe(exc, where, "")) from exc
+                if not self.prefix:  # without a prefix the origin path changes no viewer path
+                    return "/"
+                why = describe(exc, where, "cloudfront:GetDistributionConfig").split(": ", 1)[1]
+                raise RemoteError(f"{where}: cannot read its origin path: {why}; or pass --origin-path (e.g. /www)") from exc
+            for origin in conf.get("Origins", {}).get("Items", []):
+                if origin.get("DomainName", "").startswith(self.bucket + "."):
+                    origin_path = origin.get("OriginPath", "")
+                    break
         path = "/" + self.prefix
         origin = (origin_path or "").strip("/")
         if origin and path.startswith("/" + origin + "/"):
@@ -257,6 +263,7 @@ class S3CloudFrontBackend:
         where = f"CloudFront distribution {self.distribution_id}"
         delay, waited = 1.0, 0.0
         while True:
+            interrupt.checkpoint()
             try:
                 resp = self.cf.create_invalidation(
                     DistributionId=self.distribution_id,
@@ -269,9 +276,8 @@ class S3CloudFrontBackend:
                     if waited + delay > self.patience:
                         raise InvalidationDeferred(f"{where}: {code} for {waited:.0f} s; "
                                                    "the paths are recorded and sent first by the next run") from exc
-                    self.sleep(delay)
-                    waited += delay
-                    delay = min(delay * 2, 20.0)
+                    self.sleep(delay)  # wakes early on a stop request, which the loop then raises
+                    waited, delay = waited + delay, min(delay * 2, 20.0)
                     continue
                 raise RemoteError(describe(exc, where, "cloudfront:CreateInvalidation")) from exc
             except BotoCoreError as exc:
@@ -283,6 +289,7 @@ class S3CloudFrontBackend:
             return True
         deadline = time.monotonic() + timeout
         while True:
+            interrupt.checkpoint()
             with translated(f"CloudFront invalidation {invalidation_id}", "cloudfront:GetInvalidation"):
                 status = self.cf.get_invalidation(DistributionId=self.distribution_id, Id=invalidation_id)
             if str(status["Invalidation"]["Status"]).lower() == "completed":
@@ -290,3 +297,4 @@ class S3CloudFrontBackend:
             if time.monotonic() >= deadline:
                 return False
             self.sleep(min(5.0, max(0.0, deadline - time.monotonic())))
+

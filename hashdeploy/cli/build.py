@@ -60,6 +60,10 @@ def run(argv: list[str]) -> int:
     # watch takes every setting that build and deploy take, so its flags are all of this command's
     settings = hashdeploy.load_settings(args.site, flags_from(args, WATCH))
     bar = Bar(enabled=None if not (args.json or args.quiet) else False)
+    if deploy_target(settings) is not None and not args.dry_run:
+        from hashdeploy.publish import interrupt
+
+        interrupt.begin("deploy")  # from here an interrupt's line says what state the live site is in
     if args.watch:
         from hashdeploy.watch.session import run_watch
 

@@ -38,6 +38,10 @@ def run(argv: list[str]) -> int:
 
     args = parser().parse_args(argv)
     settings = hashdeploy.load_settings(Path("."), flags_from(args, args.command))
+    if args.command != HISTORY and not args.dry_run:
+        from hashdeploy.publish import interrupt
+
+        interrupt.begin(args.command)  # from here an interrupt's line says what state the live site is in
     target = hashdeploy.open_target(settings, args.command)
     name = target.backend.name
     if args.command == HISTORY:

@@ -10,6 +10,7 @@ from typing import Any
 from hashdeploy.backends.base import Backend
 from hashdeploy.errors import ConfigError, ConflictError, PruneAborted, PruneError
 from hashdeploy.model import FileClass, OutputFile
+from hashdeploy.publish import interrupt
 from hashdeploy.publish.history import Clock, now, read_history, record_of
 from hashdeploy.publish.invalidation import Invalidation, caller_reference, plan_invalidation
 from hashdeploy.publish.lock import locked
@@ -133,6 +134,7 @@ def prune(backend: Backend, cfg: Settings, *, keep: int = 5, older_than: float =
         again, tag = read_live(backend)
         if live is None or again is None or again.id != live.id:
             raise ConflictError(f"{backend.name}: a deploy happened meanwhile; rerun prune")
+        interrupt.enter(interrupt.DELETING)
         errors = backend.delete_objects(doomed)
         if report.invalidation and report.invalidation.paths:
             report.invalidation_id = backend.invalidate(report.invalidation.paths, caller_reference(

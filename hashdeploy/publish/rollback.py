@@ -9,6 +9,7 @@ from typing import Any
 from hashdeploy.backends.base import Backend, Upload
 from hashdeploy.errors import ConflictError, RollbackError
 from hashdeploy.model import FileClass
+from hashdeploy.publish import interrupt
 from hashdeploy.publish.history import Clock, now, previous_version, read_history, record_of
 from hashdeploy.publish.invalidation import Invalidation, plan_invalidation
 from hashdeploy.publish.lock import locked
@@ -85,13 +86,16 @@ def rollback(backend: Backend, cfg: Settings, target_id: str | None = None, *, s
         tag = mark_dirty(backend, live, tag, restore)
         pages = [k for k in restore if target.objects[k].content_type.startswith("text/html")]
         for keys in ([k for k in restore if k not in pages], pages):
+            interrupt.enter(interrupt.PAGES)
             backend.copy_objects([(k if k in in_place else stable_copy(target.objects[k].sha256), _upload(k, target))
                                   for k in keys], lambda n: None)
         record = DeployRecord(id=new_deploy_id(clock(), target.objects),
                               created=clock().isoformat(timespec="seconds"), objects=dict(target.objects),
                               pending_invalidation=tuple(owed), base=live.id, kind="rollback",
                               rollback_of=target_id, uploaded=len(restore))
+        interrupt.checkpoint()
         tag = commit(backend, record, tag, live)
+        interrupt.reached(interrupt.COMMITTED if inv.paths else interrupt.DONE)
         done = finish_invalidation(backend, cfg, record, tag, inv, True, warnings)
     return replace(report, deploy_id=record.id, warnings=tuple(warnings), invalidation_id=done.get("invalidation_id"))
 

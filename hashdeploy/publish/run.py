@@ -14,6 +14,7 @@ from hashdeploy.backends.base import Backend, Upload
 from hashdeploy.errors import DeployInputError, InvalidationDeferred
 from hashdeploy.globs import matches
 from hashdeploy.model import BuildResult, FileClass, OutputFile, Progress, Quiet
+from hashdeploy.publish import interrupt
 from hashdeploy.publish.invalidation import Invalidation, caller_reference, plan_invalidation
 from hashdeploy.publish.lock import locked
 from hashdeploy.publish.plan import PHASE_ASSETS, PHASE_HTML, PHASE_STABLE, Action, DeployPlan, plan_deploy
@@ -160,6 +161,7 @@ def _upload_phases(plan: DeployPlan, root: Path, backend: Backend, live: DeployR
                 progress.advance(len(replaced))
             # crash recovery, not a rollback copy: --no-rollback-copies must not turn it off
             tag = mark_dirty(backend, live, tag, stable)
+        interrupt.enter(interrupt.ASSETS if phase == PHASE_ASSETS else interrupt.PAGES)
         backend.upload(_uploads([a for a in todo if a.action == "upload"], root), progress.advance)
         backend.set_headers(_uploads([a for a in todo if a.action == "headers"], root), progress.advance)
         progress.finish()
@@ -205,6 +207,7 @@ def deploy(result: BuildResult, root: Path, backend: Backend, cfg: Settings, *, 
                                   created=clock().isoformat(timespec="seconds"), objects=plan.objects,
                                   pending_invalidation=tuple(owed), base=live.id if live else None,
                                   uploaded=len(uploaded), bytes_uploaded=sum(a.file.size for a in uploaded))
+            interrupt.checkpoint()
             tag = commit(backend, record, tag, live)
             report |= dict(deploy_id=record.id, uploaded=len(uploaded),
                            headers=sum(1 for a in changes if a.action == "headers"),
@@ -212,6 +215,7 @@ def deploy(result: BuildResult, root: Path, backend: Backend, cfg: Settings, *, 
         else:
             record_history(backend, [live])  # a run that died after its commit left no history line
         assert record is not None
+        interrupt.reached(interrupt.COMMITTED if inv.paths else interrupt.DONE)
         # 5. invalidate, then clear the debt in the record
         report |= finish_invalidation(backend, cfg, record, tag, inv, invalidate, warnings)
     report["warnings"] = tuple(warnings)
@@ -235,6 +239,7 @@ def finish_invalidation(backend: Backend, cfg: Settings, record: DeployRecord, t
                    invalidated=tuple(dict.fromkeys((*record.invalidated, *inv.paths))))
     blob = to_bytes(done)
     backend.write_record(CURRENT, blob, if_match=tag)
+    interrupt.reached(interrupt.DONE)
     backend.write_record(f"deploys/{done.id}.json", blob)
     if inv_id and cfg.wait and not backend.wait_invalidation(inv_id, cfg.wait_timeout):
         warnings.append(f"invalidation {inv_id} not complete after {cfg.wait_timeout:.0f} s; it goes on")

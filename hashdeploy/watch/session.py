@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import sys
 import tempfile
 import threading
@@ -18,6 +17,7 @@ import hashdeploy
 from hashdeploy.backends import Target
 from hashdeploy.errors import ConfigError, one_line
 from hashdeploy.model import BuildResult
+from hashdeploy.publish import interrupt
 from hashdeploy.settings import Settings, deploy_target
 
 Snapshot = dict[str, tuple[int, int]]
@@ -76,6 +76,7 @@ class WatchSession:
         self.number = 0
         self.last_invalidation = float("-inf")  # the first change is invalidated at once
         self.owed = False
+        self.busy = False  # a cycle or a flush is running (a signal then stops its requests, not just the loop)
 
     def ignore(self, path: str) -> bool:
         """Events in hashdeploy's own output never trigger a cycle."""
@@ -92,6 +93,7 @@ class WatchSession:
         started = time.monotonic()
         before = snapshot(self.cfg.site)
         changed = changed_keys(self.previous, before)
+        self.busy = True
         try:
             if not before:
                 return self._done(n, False, f"cycle {n}: {self.cfg.site} is missing or empty; waiting for the build",
@@ -118,6 +120,8 @@ class WatchSession:
             if failure is None:
                 raise
             return self._done(n, False, f"cycle {n} failed: {failure[0]}", changed)
+        finally:
+            self.busy = False
 
     def _deploy(self, result: BuildResult) -> tuple[list[str], tuple[str, ...], str]:
         if self.target is None:
@@ -141,8 +145,14 @@ class WatchSession:
         due = time.monotonic() - self.last_invalidation >= self.interval
         if not self.owed or self.target is None or not (due or force):
             return
+        self.busy = True
         try:
-            result = hashdeploy.build(self.cfg, update=True)
+            # the same check as every cycle: a tree the build is still writing is never deployed
+            before = snapshot(self.cfg.site)
+            result = hashdeploy.build(self.cfg, update=True) if before else None
+            if result is None or snapshot(self.cfg.site) != before:
+                self._say(f"{self.cfg.site} is changing: the owed invalidation stays recorded for the next run")
+                return
             report = hashdeploy.deploy(self.cfg, built=result, target=self.target)
             self.owed = report.pending
             if report.invalidation_id:
@@ -153,6 +163,8 @@ class WatchSession:
             if failure is None:
                 raise
             self._say(f"invalidation failed: {failure[0]}")
+        finally:
+            self.busy = False
 
     def _done(self, n: int, ok: bool, line: str, changed: list[str], uploaded: list[str] | None = None,
               invalidated: tuple[str, ...] = ()) -> CycleResult:
@@ -170,13 +182,23 @@ class WatchSession:
 
 def run_watch(cfg: Settings, *, stream: TextIO | None = None, stop: threading.Event | None = None,
               on_cycle: Callable[[CycleResult], None] | None = None) -> int:
-    """Deploy once, then after every quiet period; Ctrl-C or SIGTERM stop between cycles, never inside one."""
+    """Deploy once, then after every quiet period. SIGINT, SIGTERM or SIGHUP while waiting stop the loop (owed
+    invalidations are sent first); during a cycle they also stop its requests, as in any deploy. Either way the
+    signal is raised again at the end (`Interrupted`), for the command's one line and exit code."""
     from hashdeploy.watch.observer import SiteWatcher
 
     quiet_period, invalidation_interval = cfg.quiet_period, cfg.invalidation_interval
     session = WatchSession(cfg, stream=stream, on_cycle=on_cycle)
     watcher = SiteWatcher(cfg.site, ignore=session.ignore)
-    restore = _install_signals(watcher)
+
+    def on_signal(signum: int) -> bool:
+        watcher.stop()
+        if session.busy:  # the cycle (or flush) goes on processing, but starts no new request
+            interrupt.request_stop(lambda: interrupt.Interrupted(signum))
+        return True
+
+    restore = interrupt.install()
+    unlisten = interrupt.add_listener(on_signal)
     if stop is not None:
         def stopper() -> None:
             stop.wait()
@@ -195,25 +217,12 @@ def run_watch(cfg: Settings, *, stream: TextIO | None = None, stop: threading.Ev
                 session.flush_invalidation()
         session.flush_invalidation(force=True)  # what the last cycles owe is sent before leaving
         session._say("stopped")
+        signum = interrupt.signalled()
+        if signum is not None:
+            raise interrupt.Interrupted(signum)
         return 0
     finally:
         watcher.stop()
+        unlisten()
         restore()
         session.close()
-
-
-def _install_signals(watcher: object) -> Callable[[], None]:
-    """SIGINT/SIGTERM ask the loop to stop after the current cycle (only possible in the main thread)."""
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None
-
-    def handler(signum: int, frame: object) -> None:
-        watcher.stop()  # type: ignore[attr-defined]
-
-    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-
-    def restore() -> None:
-        for s, h in old.items():
-            signal.signal(s, h)
-
-    return restore

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import queue
 import shutil
@@ -182,6 +183,38 @@ def test_invalidations_of_a_burst_are_coalesced(src: Path, aws: AwsWorld) -> Non
         "what the burst owes is sent together, once, when stopping")
 
 
+def test_the_final_flush_never_deploys_a_tree_being_written(src: Path, aws: AwsWorld,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found: stopping the watch sent what the last cycles owed by processing and deploying SITE as it was at that
+    moment, without the before/after snapshot check of a cycle, so a build writing SITE then went live half-written."""
+    import hashdeploy
+
+    w = Watching(s3_cfg(src, aws), invalidation_interval=3600)
+    real_build = hashdeploy.build
+
+    def build_while_writing(cfg: Settings, **kwargs):  # noqa: ANN003, ANN202
+        if w.stop.is_set():  # the flush on stopping: the site's build is writing a page right now
+            (src / "late.html").write_text("<p>half")
+            result = real_build(cfg, **kwargs)
+            (src / "late.html").write_text("<p>half written, now complete</p>")
+            return result
+        return real_build(cfg, **kwargs)
+
+    try:
+        assert w.next().ok
+        (src / "robots.txt").write_text("v2")
+        assert w.next().invalidated == ("/robots.txt",)
+        (src / "robots.txt").write_text("v3")
+        assert "invalidation path(s) owed" in w.next().line
+        monkeypatch.setattr(hashdeploy, "build", build_while_writing)
+    finally:
+        out = w.close()
+    assert "late.html" not in aws.objects(), "a page the build was still writing went live"
+    assert "is changing: the owed invalidation stays recorded for the next run" in out
+    record = json.loads(aws.objects()[".hashdeploy/current.json"])
+    assert record["pending_invalidation"] == ["robots.txt"]
+
+
 def test_own_output_never_triggers_a_cycle(src: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     w = Watching(Settings(site=src, out=out))
@@ -212,5 +245,5 @@ def test_sigterm_stops_cleanly(src: Path, tmp_path: Path) -> None:
             break
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=WAIT)
-    assert proc.returncode == 0 and err == ""
+    assert proc.returncode == 143 and err == "interrupted; nothing was changed\n", err
     assert out.strip().endswith("stopped")
