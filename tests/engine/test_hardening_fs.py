@@ -1,0 +1,111 @@
+"""File-system hardening: racy-clean hashing, deploy targets as outputs, modes, file/folder swaps, links, caches."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from conftest import load_manifest, write_tree
+
+import hashdeploy
+from hashdeploy.engine import parse as parse_mod
+from hashdeploy.settings import Settings
+
+RED = b"\x89PNG\r\n\x1a\n" + bytes(40) + b"red!"
+EPOCH_NS = 1_700_000_000 * 10**9  # a SOURCE_DATE_EPOCH-style pinned mtime, far in the past
+
+
+def pinned_site(root: Path) -> Path:
+    write_tree(root, {"index.html": '<link rel="stylesheet" href="css/a.css"><img src="img/logo.png">',
+                      "css/a.css": "body{color:red}", "img/logo.png": RED})
+    for p in (root / "index.html", root / "css" / "a.css", root / "img" / "logo.png"):
+        os.utime(p, ns=(EPOCH_NS, EPOCH_NS))
+    return root
+
+
+def rewrite_same_size_and_mtime(path: Path, data: bytes, *, replace: bool) -> None:
+    """Change a file's bytes, keep its size and mtime: `cp -p` writes in place, `rsync -t` renames a new file over."""
+    st = path.stat()
+    assert len(data) == st.st_size
+    time.sleep(0.05)  # past the file system's timestamp granularity, so the ctime moves
+    if replace:
+        tmp = path.with_name(path.name + ".rsync-tmp")
+        tmp.write_bytes(data)
+        os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))
+        os.replace(tmp, path)
+    else:
+        with open(path, "r+b") as f:
+            f.write(data)
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert path.stat().st_mtime_ns == st.st_mtime_ns and path.stat().st_size == st.st_size
+
+
+# 1. racy-clean hashing within one process
+
+@pytest.mark.parametrize("replace", [False, True], ids=["cp-p", "rsync-t"])
+def test_same_size_same_mtime_change_is_seen_in_one_process(tmp_path: Path, replace: bool) -> None:
+    site = pinned_site(tmp_path / "site")
+    cfg = Settings(site=site, out=tmp_path / "out")
+    first = hashdeploy.build(cfg)
+    rewrite_same_size_and_mtime(site / "css" / "a.css", b"body{color:tan}", replace=replace)
+    second = hashdeploy.build(cfg)
+    assert second.assets["css/a.css"] != first.assets["css/a.css"]
+    assert (tmp_path / "out" / second.assets["css/a.css"]).read_bytes() == b"body{color:tan}"
+    assert second.assets["css/a.css"] in (tmp_path / "out" / "index.html").read_text()
+
+
+def test_regenerated_site_dir_processed_in_place_in_one_process(tmp_path: Path) -> None:
+    """`mkdocs serve` with the plugin: the generator rewrites site_dir with pinned mtimes, then hashdeploy runs in place."""
+    site = pinned_site(tmp_path / "site")
+    cfg = Settings(site=site)
+    first = hashdeploy.build(cfg)
+    time.sleep(0.05)
+    shutil.rmtree(site)
+    pinned_site(site)
+    blue = RED[:-4] + b"blue"
+    (site / "img" / "logo.png").write_bytes(blue)
+    os.utime(site / "img" / "logo.png", ns=(EPOCH_NS, EPOCH_NS))
+    second = hashdeploy.build(cfg)
+    name = second.assets["img/logo.png"]
+    assert name != first.assets["img/logo.png"]
+    assert (site / name).read_bytes() == blue
+    assert name in (site / "index.html").read_text()
+
+
+@pytest.mark.parametrize("replace", [False, True], ids=["cp-p", "rsync-t"])
+def test_hash_memo_is_keyed_by_inode_and_ctime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, replace: bool) -> None:
+    """Even where the memo is trusted (the file looked settled), a new inode or ctime means a new read."""
+    monkeypatch.setattr(parse_mod, "_RACY_NS", -(10**18))  # every file counts as settled long ago
+    site = pinned_site(tmp_path / "site")
+    cfg = Settings(site=site, out=tmp_path / "out")
+    first = hashdeploy.build(cfg)
+    rewrite_same_size_and_mtime(site / "css" / "a.css", b"body{color:tan}", replace=replace)
+    second = hashdeploy.build(cfg)
+    assert second.assets["css/a.css"] != first.assets["css/a.css"]
+    assert load_manifest(tmp_path / "out")["files"][second.assets["css/a.css"]]["size"] == 15
+
+
+def test_untouched_files_are_still_not_read_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parse_mod, "_RACY_NS", -(10**18))
+    site = pinned_site(tmp_path / "site")
+    cfg = Settings(site=site, out=tmp_path / "out")
+    hashdeploy.build(cfg)
+    reads: list[Path] = []
+    real = parse_mod.sha256_file
+    monkeypatch.setattr(parse_mod, "sha256_file", lambda p: reads.append(p) or real(p))
+    hashdeploy.build(cfg)
+    assert reads == []
+
+
+def test_output_edited_with_same_size_and_mtime_is_not_taken_for_fresh(tmp_path: Path) -> None:
+    site = pinned_site(tmp_path / "site")
+    cfg = Settings(site=site, out=tmp_path / "out")
+    hashdeploy.build(cfg)
+    page = tmp_path / "out" / "index.html"
+    good = page.read_bytes()
+    rewrite_same_size_and_mtime(page, good.replace(b"<img", b"<IMG"), replace=False)
+    hashdeploy.build(cfg)
+    assert page.read_bytes() == good
