@@ -109,3 +109,86 @@ def test_output_edited_with_same_size_and_mtime_is_not_taken_for_fresh(tmp_path:
     rewrite_same_size_and_mtime(page, good.replace(b"<img", b"<IMG"), replace=False)
     hashdeploy.build(cfg)
     assert page.read_bytes() == good
+
+
+# 2. a deploy target is never an output
+
+def small(root: Path) -> Path:
+    return write_tree(root, {"index.html": '<link rel="stylesheet" href="a.css"><p>hi</p>', "a.css": "p{color:red}"})
+
+
+def snapshot_tree(root: Path) -> dict[str, bytes | None]:
+    out: dict[str, bytes | None] = {}
+    for dirpath, dirs, files in os.walk(root):
+        for name in dirs:
+            out[os.path.relpath(os.path.join(dirpath, name), root) + "/"] = None
+        for name in files:
+            p = Path(dirpath, name)
+            out[os.path.relpath(p, root)] = p.read_bytes()
+    return out
+
+
+def test_out_refuses_a_live_file_target(run, tmp_path: Path) -> None:
+    site, www = small(tmp_path / "site"), tmp_path / "www"
+    code, _, err = run(site, "--target", www.as_uri(), "--quiet")
+    assert code == 0, err
+    before = snapshot_tree(www)
+    code, out, err = run(site, "--out", www)
+    assert code == 1 and out == ""
+    assert err.startswith("OutputError: ") and err.count("\n") == 1 and "deploy" in err, err
+    assert snapshot_tree(www) == before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".www.")], "no staging directory left"
+
+
+@pytest.mark.parametrize("record", ["current.json", "deploys/20260101T000000Z-aa-bb.json", "history.json", "lock.json"])
+def test_out_refuses_any_directory_with_deploy_records(run, tmp_path: Path, record: str) -> None:
+    """A target whose current.json is gone (a failed first deploy, a lock left behind) is still a target."""
+    site, www = small(tmp_path / "site"), tmp_path / "www"
+    write_tree(www, {"index.html": "<p>live</p>", ".hashdeploy/" + record: "{}"})
+    before = snapshot_tree(www)
+    code, _, err = run(site, "--out", www)
+    assert code == 1 and err.startswith("OutputError: ") and record.split("/")[0] in err, err
+    assert snapshot_tree(www) == before
+
+
+def test_in_place_refuses_a_deploy_target(run, tmp_path: Path) -> None:
+    site, www = small(tmp_path / "site"), tmp_path / "www"
+    assert run(site, "--target", www.as_uri(), "--quiet")[0] == 0
+    before = snapshot_tree(www)
+    code, _, err = run(www)
+    assert code == 1 and err.startswith("OutputError: ") and "deploy" in err, err
+    assert snapshot_tree(www) == before
+
+
+def test_an_earlier_output_is_still_replaced(run, tmp_path: Path) -> None:
+    site, out = small(tmp_path / "site"), tmp_path / "out"
+    assert run(site, "--out", out)[0] == 0
+    (site / "a.css").write_text("p{color:tan}")
+    assert run(site, "--out", out)[0] == 0
+    assert b"tan" in b"".join(v for v in snapshot_tree(out).values() if v)
+
+
+@pytest.mark.parametrize("where", ["site/www", "site", "."], ids=["inside", "equal", "contains"])
+def test_file_target_overlapping_the_site_is_refused(run, tmp_path: Path, where: str) -> None:
+    site = small(tmp_path / "site")
+    target = (tmp_path / where).resolve()
+    before = snapshot_tree(tmp_path)
+    code, _, err = run(site, "--target", target.as_uri())
+    assert code == 1 and err.startswith("OutputError: ") and err.count("\n") == 1 and "site" in err, err
+    assert snapshot_tree(tmp_path) == before
+
+
+@pytest.mark.parametrize("out", ["www", "www/../www", "www/out", "parent"], ids=["equal", "same", "inside", "contains"])
+def test_file_target_overlapping_out_is_refused(run, tmp_path: Path, out: str) -> None:
+    site = small(tmp_path / "site")
+    www = tmp_path / "parent" / "www" if out == "parent" else tmp_path / "www"
+    code, _, err = run(site, "--out", tmp_path / out, "--target", www.as_uri())
+    assert code == 1 and err.startswith("OutputError: ") and err.count("\n") == 1, err
+    assert not www.exists() and not (tmp_path / out).exists()
+
+
+def test_mkdocs_style_in_place_build_refuses_a_target_inside_site_dir(tmp_path: Path) -> None:
+    site = small(tmp_path / "site")
+    with pytest.raises(hashdeploy.HashdeployError, match="inside the site"):
+        hashdeploy.build(Settings(site=site, target=(site / "deploy").as_uri()))
+    assert sorted(os.listdir(site)) == ["a.css", "index.html"]
