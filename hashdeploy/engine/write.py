@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import ctypes
 import os
+import secrets
 import shutil
-import tempfile
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -160,7 +160,7 @@ class UpdateSink(StagingSink):
 def _overwrite(path: Path, data: bytes) -> None:
     """Write over a file's own blocks: replacing or truncating it frees them, which costs a discard per file
     on file systems mounted with `discard` (hundreds of times slower than the write)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o666)  # the umask decides, as for open(path, "w")
     try:
         view = memoryview(data)
         while view:
@@ -239,11 +239,20 @@ def _uri(path: Path) -> str:
 
 
 def new_staging(target: Path) -> Path:
-    """Create a staging directory beside target, on the same filesystem so the swap is a rename."""
+    """Create a staging directory beside target, on the same filesystem so the swap is a rename.
+
+    Made as mkdir(1) would, under the umask (not mkdtemp's 0700): once swapped in, a web server must read it.
+    """
     parent = target.resolve().parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(prefix=f".{target.name}.hashdeploy-", dir=parent))
+        while True:
+            staging = parent / f".{target.name}.hashdeploy-{secrets.token_hex(6)}"
+            try:
+                os.mkdir(staging)
+                return staging
+            except FileExistsError:
+                continue
     except OSError as exc:
         raise OutputError(f"{parent}: cannot create a staging directory ({exc.strerror}); check permissions") from None
 

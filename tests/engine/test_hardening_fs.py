@@ -192,3 +192,62 @@ def test_mkdocs_style_in_place_build_refuses_a_target_inside_site_dir(tmp_path: 
     with pytest.raises(hashdeploy.HashdeployError, match="inside the site"):
         hashdeploy.build(Settings(site=site, target=(site / "deploy").as_uri()))
     assert sorted(os.listdir(site)) == ["a.css", "index.html"]
+
+
+# 3. ordinary permissions under the user's umask
+
+@pytest.fixture(params=[0o022, 0o027, 0o002], ids=["umask022", "umask027", "umask002"])
+def umask(request: pytest.FixtureRequest):
+    old = os.umask(request.param)
+    try:
+        yield request.param
+    finally:
+        os.umask(old)
+
+
+def modes(root: Path, skip: tuple[str, ...] = ()) -> dict[str, str]:
+    """{path: octal mode} of root and everything under it (symlinks excluded)."""
+    out = {".": oct(root.stat().st_mode & 0o7777)}
+    for dirpath, dirs, files in os.walk(root):
+        for name in dirs + files:
+            p = Path(dirpath, name)
+            rel = p.relative_to(root).as_posix()
+            if not p.is_symlink() and not rel.startswith(skip):
+                out[rel + ("/" if p.is_dir() else "")] = oct(p.stat().st_mode & 0o7777)
+    return out
+
+
+def expected(tree: dict[str, str], umask: int) -> dict[str, str]:
+    return {k: oct((0o777 if k == "." or k.endswith("/") else 0o666) & ~umask) for k in tree}
+
+
+def test_out_has_ordinary_modes(run, tmp_path: Path, umask: int) -> None:
+    site, out = small(tmp_path / "site"), tmp_path / "out"
+    write_tree(site, {"img/deep/x.png": RED})
+    assert run(site, "--out", out)[0] == 0
+    got = modes(out)
+    assert "img/deep/" in got and got == expected(got, umask)
+    (site / "a.css").write_text("p{color:tan}")
+    assert run(site, "--out", out)[0] == 0  # replacing an earlier output
+    got = modes(out)
+    assert got == expected(got, umask)
+
+
+def test_in_place_keeps_ordinary_modes(run, tmp_path: Path, umask: int) -> None:
+    site = small(tmp_path / "site")
+    write_tree(site, {"img/deep/x.png": RED, "index.html": '<img src="img/deep/x.png"><link rel=stylesheet href=a.css>'})
+    assert run(site)[0] == 0
+    got = modes(site)
+    assert "img/deep/" in got and got == expected(got, umask)
+
+
+def test_file_target_has_ordinary_modes(run, tmp_path: Path, umask: int) -> None:
+    site, www = small(tmp_path / "site"), tmp_path / "srv" / "www"
+    write_tree(site, {"img/deep/x.png": RED, "index.html": '<img src="img/deep/x.png"><link rel=stylesheet href=a.css>'})
+    assert run(site, "--target", www.as_uri(), "--quiet")[0] == 0
+    (site / "a.css").write_text("p{color:tan}")
+    (site / "index.html").write_text('<img src="img/deep/x.png"><link rel=stylesheet href=a.css><p>v2')
+    assert run(site, "--target", www.as_uri(), "--quiet")[0] == 0
+    got = modes(tmp_path / "srv")
+    assert "www/img/deep/" in got and "www/.hashdeploy/current.json" in got and "www/.hashdeploy/stable/" in got
+    assert got == expected(got, umask)
