@@ -251,3 +251,46 @@ def test_file_target_has_ordinary_modes(run, tmp_path: Path, umask: int) -> None
     got = modes(tmp_path / "srv")
     assert "www/img/deep/" in got and "www/.hashdeploy/current.json" in got and "www/.hashdeploy/stable/" in got
     assert got == expected(got, umask)
+
+
+# 5. relative file:// URLs
+
+@pytest.mark.parametrize("url,rel", [("file://build/www", "build/www"), ("file://www", "www"), ("file://www/", "www"),
+                                     ("file://my%20site/www", "my site/www")])
+def test_relative_file_urls_are_refused_with_the_absolute_form(run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              url: str, rel: str) -> None:
+    site = small(tmp_path / "site")
+    monkeypatch.chdir(tmp_path)
+    before = snapshot_tree(tmp_path)
+    code, out, err = run(site, "--target", url)
+    assert code == 2 and out == "" and err.count("\n") == 1, err
+    assert err.startswith("ConfigError: ") and "'target'" in err
+    assert (tmp_path / rel).as_uri() in err, err
+    assert snapshot_tree(tmp_path) == before, "nothing written, in the current directory or anywhere"
+    for command in ("history", "prune"):
+        code, _, err = run(command, "--target", url)
+        assert code == 2 and (tmp_path / rel).as_uri() in err
+
+
+def test_relative_file_url_from_the_environment_is_refused(run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    site = small(tmp_path / "site")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HASHDEPLOY_TARGET", "file://build/www")
+    code, _, err = run(site)
+    assert code == 2 and (tmp_path / "build" / "www").as_uri() in err
+
+
+@pytest.mark.parametrize("form", ["file://{}", "file://localhost{}"])
+def test_absolute_file_urls_deploy_where_they_say(run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, form: str) -> None:
+    site = small(tmp_path / "site")
+    monkeypatch.chdir(tmp_path / "site")
+    www = tmp_path / "srv" / "www"
+    code, _, err = run(site, "--target", form.format(www), "--quiet")
+    assert code == 0, err
+    assert (www / "index.html").is_file() and (www / ".hashdeploy" / "current.json").is_file()
+    assert sorted(os.listdir(site)) == ["a.css", "index.html"]
+
+
+def test_file_url_without_a_path_is_refused(run, tmp_path: Path) -> None:
+    code, _, err = run(small(tmp_path / "site"), "--target", "file://localhost")
+    assert code == 2 and err.startswith("ConfigError: ")
