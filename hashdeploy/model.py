@@ -32,6 +32,10 @@ class Asset:
     size: int
     sha256: str
     mtime_ns: int = 0
+    # identity and change time: with size and mtime, what tells a file's bytes are still those hashed before
+    ino: int = 0
+    dev: int = 0
+    ctime_ns: int = 0
 
 
 @dataclass(frozen=True, slots=True)

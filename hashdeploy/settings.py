@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import MISSING, Field, dataclass, field, fields
@@ -89,6 +90,23 @@ def _matches(pattern: str, example: str) -> Check:
     return lambda v: None if v is None or re.match(pattern, v) else f"{v!r} is not {example}"
 
 
+def _target(value: str) -> str | None:
+    """s3://BUCKET[/PREFIX], or a file:// URL of an absolute path (file:///srv/www, file://localhost/srv/www)."""
+    if not value.startswith("file://"):
+        return _matches(r"^s3://[^/]+(/.*)?$", "s3://BUCKET[/PREFIX] or file:///PATH")(value)
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(value)
+    if parts.netloc not in ("", "localhost"):
+        # file://build/www reads "build" as a host: the path would be /www; file://www has no path at all
+        absolute = Path(os.path.abspath(unquote(value[len("file://"):]))).as_uri()
+        return (f"{value!r} is a relative path, which a file:// URL cannot hold ({parts.netloc!r} reads as a host "
+                f"name); use the absolute form {absolute}")
+    if not parts.path.startswith("/"):
+        return f"{value!r} names no directory; use file:///ABSOLUTE/PATH"
+    return None
+
+
 _AGE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw]?)$")
 _UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
@@ -144,7 +162,7 @@ class Settings:
                                      show="`~/.cache/hashdeploy`")
     target: str | None = setting(None, "s3://BUCKET[/PREFIX] or file:///PATH (a directory a web server serves)",
                                  scope=TARGET, kind=str, metavar="URL",
-                                 check=_matches(r"^(s3://[^/]+(/.*)?|file://.+)$", "s3://BUCKET[/PREFIX] or file:///PATH"))
+                                 check=_target)
     bucket: str | None = setting(None, "S3 bucket to deploy to", scope=TARGET, kind=str, metavar="NAME",
                                  check=_matches(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$", "a valid S3 bucket name"))
     prefix: str = setting("", "key prefix inside the bucket", scope=TARGET, show="none",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
-import tempfile
+import secrets
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -32,12 +32,11 @@ class LocalBackend:
 
     def _atomic_write(self, path: Path, write: Callable[[int], None]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".hashdeploy-", dir=path.parent)
+        fd, tmp = _new_temp(path.parent)
         try:
             write(fd)
             os.fsync(fd)
             os.close(fd)
-            os.chmod(tmp, 0o644)
             os.replace(tmp, path)
         except BaseException:
             try:
@@ -136,10 +135,21 @@ class LocalBackend:
         return True
 
 
+def _new_temp(directory: Path) -> tuple[int, str]:
+    """A new temporary file in directory, its mode what open(path, "w") gives under the umask (mkstemp's is 0600:
+    a web server running as another user could not read it)."""
+    while True:
+        tmp = str(directory / f".hashdeploy-{secrets.token_hex(6)}")
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
+        except FileExistsError:
+            continue
+
+
 @contextmanager
 def _dir_lock(directory: Path) -> Iterator[None]:
     """An advisory lock that makes a check-then-write of a record atomic among local runs."""
-    fd = os.open(directory / "records.lock", os.O_CREAT | os.O_RDWR, 0o644)
+    fd = os.open(directory / "records.lock", os.O_CREAT | os.O_RDWR, 0o666)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

@@ -15,7 +15,7 @@ from hashdeploy.engine.rename import Sink, State, assemble, prior_assets
 from hashdeploy.engine.write import NullSink, StagingSink, UpdateSink, check_target, commit, discard, new_staging
 from hashdeploy.errors import StrictModeError
 from hashdeploy.model import Asset, BuildResult, Parsed, Progress, Quiet, Ref
-from hashdeploy.settings import Settings
+from hashdeploy.settings import Settings, deploy_target
 
 
 def build(cfg: Settings, *, dry_run: bool = False, progress: Progress | None = None, update: bool = False) -> BuildResult:
@@ -25,7 +25,9 @@ def build(cfg: Settings, *, dry_run: bool = False, progress: Progress | None = N
     build directories nobody reads while they change, such as a deploy's or a watch's.
     """
     progress = progress or Quiet()
-    target = check_target(cfg.site, cfg.out).resolve()
+    where = deploy_target(cfg)
+    deploy_dir = Path(where[1]) if where is not None and where[0] == "file" else None
+    target = check_target(cfg.site, cfg.out, deploy_dir).resolve()
     # 1. scan: list files, refusing symlinks that leave the site
     listed = scan(cfg.site)
     # 2. hash every file and parse the ones that can hold references

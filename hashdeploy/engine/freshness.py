@@ -14,7 +14,7 @@ from hashdeploy.engine.manifest import MANIFEST_PATH
 from hashdeploy.model import Asset, BuildResult, FileClass, OutputFile
 from hashdeploy.settings import Settings
 
-STAMP_VERSION = 1
+STAMP_VERSION = 2
 
 
 def input_digest(assets: list[Asset], cfg: Settings) -> str:
@@ -32,12 +32,13 @@ def _path(cache_dir: Path, target: Path) -> Path:
     return cache_dir / "builds" / (hashlib.sha256(str(target).encode()).hexdigest()[:32] + ".json")
 
 
-def _stat(path: Path) -> tuple[int, int] | None:
+def _stat(path: Path) -> list[int] | None:
+    """What tells a file is still the one written: size, mtime, and the inode and ctime nothing can set back."""
     try:
         st = os.stat(path)
     except OSError:
         return None
-    return st.st_size, st.st_mtime_ns
+    return [st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns]
 
 
 def load_fresh(cache_dir: Path, target: Path, digest: str) -> BuildResult | None:
@@ -49,8 +50,8 @@ def load_fresh(cache_dir: Path, target: Path, digest: str) -> BuildResult | None
         manifest_bytes = (target / MANIFEST_PATH).read_bytes()
         if hashlib.sha256(manifest_bytes).hexdigest() != stamp["manifest"]:
             return None
-        for key, (size, mtime) in stamp["files"].items():
-            if _stat(target / key) != (size, mtime):
+        for key, st in stamp["files"].items():
+            if _stat(target / key) != st:
                 return None
         manifest = json.loads(manifest_bytes)
         files = tuple(

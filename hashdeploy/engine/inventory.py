@@ -69,7 +69,8 @@ def scan(root: Path) -> list[Asset]:
     assets = []
     for key, path in _walk(root, root.resolve()):
         st = path.stat()
-        assets.append(Asset(key=key, path=path, size=st.st_size, sha256="", mtime_ns=st.st_mtime_ns))
+        assets.append(Asset(key=key, path=path, size=st.st_size, sha256="", mtime_ns=st.st_mtime_ns, ino=st.st_ino,
+                            dev=st.st_dev, ctime_ns=st.st_ctime_ns))
     if not assets:
         raise SiteError(f"{root}: the directory holds no files; build the site first")
     return sorted(assets, key=lambda a: a.key)

@@ -22,10 +22,11 @@ _BATCH = 24
 _BIG_FILE = 1 << 20
 
 
-# Within one process (watch mode, the MkDocs plugin under serve), a file seen before with the same size and
-# modification time is not read again, if it had not been modified for 2 s when it was hashed: a file
-# rewritten within the clock's granularity could otherwise keep an old mtime (git's "racily clean" rule).
-_HASHED: dict[tuple[str, int, int], tuple[str, int]] = {}
+# Within one process (watch mode, the MkDocs plugin under serve), a file seen before with the same path, size,
+# modification time, inode, device and change time is not read again, if it had not changed for 2 s when it was
+# hashed (git's "racily clean" rule). mtime alone proves nothing: `cp -p`, `rsync -t` and builds pinning
+# SOURCE_DATE_EPOCH set it back, but nothing can set back the ctime, and a file renamed over has a new inode.
+_HASHED: dict[tuple[str, int, int, int, int, int], tuple[str, int]] = {}
 _PARSED: dict[tuple[str, str], Parsed] = {}
 _MEMO_LIMIT = 100_000
 _RACY_NS = 2_000_000_000
@@ -34,9 +35,9 @@ _RACY_NS = 2_000_000_000
 def hash_all(assets: list[Asset], jobs: int, tick: Tick) -> list[Asset]:
     """Return the assets with their SHA-256 filled in (threads: hashlib releases the GIL)."""
     def one(a: Asset) -> Asset:
-        memo_key = (str(a.path), a.size, a.mtime_ns)
+        memo_key = (str(a.path), a.size, a.mtime_ns, a.ino, a.dev, a.ctime_ns)
         known = _HASHED.get(memo_key)
-        if known is not None and a.mtime_ns and a.mtime_ns + _RACY_NS < known[1]:
+        if known is not None and a.ctime_ns and max(a.mtime_ns, a.ctime_ns) + _RACY_NS < known[1]:
             return replace(a, sha256=known[0])
         started = time.time_ns()
         sha = sha256_file(a.path)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import ctypes
 import os
+import secrets
 import shutil
-import tempfile
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -160,7 +160,7 @@ class UpdateSink(StagingSink):
 def _overwrite(path: Path, data: bytes) -> None:
     """Write over a file's own blocks: replacing or truncating it frees them, which costs a discard per file
     on file systems mounted with `discard` (hundreds of times slower than the write)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o666)  # the umask decides, as for open(path, "w")
     try:
         view = memoryview(data)
         while view:
@@ -177,13 +177,17 @@ def _size(path: Path) -> int:
         return 0
 
 
-def check_target(site: Path, out: Path | None) -> Path:
-    """Return the directory to replace, refusing outputs that would lose data."""
-    if out is None:
+def check_target(site: Path, out: Path | None, deploy_dir: Path | None = None) -> Path:
+    """Return the directory to replace, refusing outputs that would lose data.
+
+    deploy_dir is the directory of a file:// deploy target: it may neither overlap the site nor the output.
+    """
+    if deploy_dir is not None:
+        _check_apart(site, out, deploy_dir)
+    if out is None or out.resolve() == site.resolve():
+        _refuse_deploy_records(site, "processing it in place")
         return site
     site_r, out_r = site.resolve(), out.resolve()
-    if out_r == site_r:
-        return site
     if site_r in out_r.parents:
         raise OutputError(f"{out}: the output directory is inside the site {site}; choose a directory outside it")
     if out_r in site_r.parents:
@@ -191,6 +195,7 @@ def check_target(site: Path, out: Path | None) -> Path:
     if out.exists():
         if not out.is_dir():
             raise OutputError(f"{out}: exists and is not a directory; choose another output path")
+        _refuse_deploy_records(out, "--out")
         # hashdeploy's own folder marks an earlier output, also one whose update was interrupted (its manifest
         # is removed while it is updated in place)
         if any(out.iterdir()) and not (out / MANIFEST_PATH).parent.is_dir():
@@ -201,12 +206,53 @@ def check_target(site: Path, out: Path | None) -> Path:
     return out
 
 
+def _refuse_deploy_records(directory: Path, what: str) -> None:
+    """A directory holding deploy records is a live file:// target: replacing it would lose the site and its history."""
+    from hashdeploy.publish.records import CURRENT, HISTORY, LOCK, RESERVED
+
+    records = directory / RESERVED
+    for name in (CURRENT, "deploys", HISTORY, LOCK):
+        if os.path.lexists(records / name):
+            raise OutputError(
+                f"{directory}: holds deploy records ({RESERVED}{name}), it is a deploy target; {what} would replace "
+                f"the live site and its history: deploy to it with --target {_uri(directory)}, or choose another directory"
+            )
+
+
+def _check_apart(site: Path, out: Path | None, deploy_dir: Path) -> None:
+    """A file:// target must not be, hold or sit inside the site or the output directory."""
+    target = deploy_dir.resolve()
+    for role, path in (("site", site), ("output directory", out)):
+        if path is None:
+            continue
+        other = path.resolve()
+        if target == other or other in target.parents or target in other.parents:
+            relation = "is" if target == other else ("is inside" if other in target.parents else "contains")
+            raise OutputError(
+                f"{_uri(deploy_dir)}: the deploy target {relation} the {role} {path}; "
+                f"choose a target directory outside the {role}"
+            )
+
+
+def _uri(path: Path) -> str:
+    return path.resolve().as_uri()
+
+
 def new_staging(target: Path) -> Path:
-    """Create a staging directory beside target, on the same filesystem so the swap is a rename."""
+    """Create a staging directory beside target, on the same filesystem so the swap is a rename.
+
+    Made as mkdir(1) would, under the umask (not mkdtemp's 0700): once swapped in, a web server must read it.
+    """
     parent = target.resolve().parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(prefix=f".{target.name}.hashdeploy-", dir=parent))
+        while True:
+            staging = parent / f".{target.name}.hashdeploy-{secrets.token_hex(6)}"
+            try:
+                os.mkdir(staging)
+                return staging
+            except FileExistsError:
+                continue
     except OSError as exc:
         raise OutputError(f"{parent}: cannot create a staging directory ({exc.strerror}); check permissions") from None
 

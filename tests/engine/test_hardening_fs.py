@@ -1,0 +1,296 @@
+"""File-system hardening: racy-clean hashing, deploy targets as outputs, modes, file/folder swaps, links, caches."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from conftest import load_manifest, write_tree
+
+import hashdeploy
+from hashdeploy.engine import parse as parse_mod
+from hashdeploy.settings import Settings
+
+RED = b"\x89PNG\r\n\x1a\n" + bytes(40) + b"red!"
+EPOCH_NS = 1_700_000_000 * 10**9  # a SOURCE_DATE_EPOCH-style pinned mtime, far in the past
+
+
+def pinned_site(root: Path) -> Path:
+    write_tree(root, {"index.html": '<link rel="stylesheet" href="css/a.css"><img src="img/logo.png">',
+                      "css/a.css": "body{color:red}", "img/logo.png": RED})
+    for p in (root / "index.html", root / "css" / "a.css", root / "img" / "logo.png"):
+        os.utime(p, ns=(EPOCH_NS, EPOCH_NS))
+    return root
+
+
+def rewrite_same_size_and_mtime(path: Path, data: bytes, *, replace: bool) -> None:
+    """Change a file's bytes, keep its size and mtime: `cp -p` writes in place, `rsync -t` renames a new file over."""
+    st = path.stat()
+    assert len(data) == st.st_size
+    time.sleep(0.05)  # past the file system's timestamp granularity, so the ctime moves
+    if replace:
+        tmp = path.with_name(path.name + ".rsync-tmp")
+        tmp.write_bytes(data)
+        os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))
+        os.replace(tmp, path)
+    else:
+        with open(path, "r+b") as f:
+            f.write(data)
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert path.stat().st_mtime_ns == st.st_mtime_ns and path.stat().st_size == st.st_size
+
+
+# 1. racy-clean hashing within one process
+
+@pytest.mark.parametrize("replace", [False, True], ids=["cp-p", "rsync-t"])
+def test_same_size_same_mtime_change_is_seen_in_one_process(tmp_path: Path, replace: bool) -> None:
+    site = pinned_site(tmp_path / "site")
+    cfg = Settings(site=site, out=tmp_path / "out")
+    first = hashdeploy.build(cfg)
+    rewrite_same_size_and_mtime(site / "css" / "a.css", b"body{color:tan}", replace=replace)
+    second = hashdeploy.build(cfg)
+    assert second.assets["css/a.css"] != first.assets["css/a.css"]
+    assert (tmp_path / "out" / second.assets["css/a.css"]).read_bytes() == b"body{color:tan}"
+    assert second.assets["css/a.css"] in (tmp_path / "out" / "index.html").read_text()
+
+
+def test_regenerated_site_dir_processed_in_place_in_one_process(tmp_path: Path) -> None:
+    """`mkdocs serve` with the plugin: the generator rewrites site_dir with pinned mtimes, then hashdeploy runs in place."""
+    site = pinned_site(tmp_path / "site")
+    cfg = Settings(site=site)
+    first = hashdeploy.build(cfg)
+    time.sleep(0.05)
+    shutil.rmtree(site)
+    pinned_site(site)
+    blue = RED[:-4] + b"blue"
+    (site / "img" / "logo.png").write_bytes(blue)
+    os.utime(site / "img" / "logo.png", ns=(EPOCH_NS, EPOCH_NS))
+    second = hashdeploy.build(cfg)
+    name = second.assets["img/logo.png"]
+    assert name != first.assets["img/logo.png"]
+    assert (site / name).read_bytes() == blue
+    assert name in (site / "index.html").read_text()
+
+
+@pytest.mark.parametrize("replace", [False, True], ids=["cp-p", "rsync-t"])
+def test_hash_memo_is_keyed_by_inode_and_ctime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, replace: bool) -> None:
+    """Even where the memo is trusted (the file looked settled), a new inode or ctime means a new read."""
+    monkeypatch.setattr(parse_mod, "_RACY_NS", -(10**18))  # every file counts as settled long ago
+    site = pinned_site(tmp_path / "site")
+    cfg = Settings(site=site, out=tmp_path / "out")
+    first = hashdeploy.build(cfg)
+    rewrite_same_size_and_mtime(site / "css" / "a.css", b"body{color:tan}", replace=replace)
+    second = hashdeploy.build(cfg)
+    assert second.assets["css/a.css"] != first.assets["css/a.css"]
+    assert load_manifest(tmp_path / "out")["files"][second.assets["css/a.css"]]["size"] == 15
+
+
+def test_untouched_files_are_still_not_read_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parse_mod, "_RACY_NS", -(10**18))
+    site = pinned_site(tmp_path / "site")
+    cfg = Settings(site=site, out=tmp_path / "out")
+    hashdeploy.build(cfg)
+    reads: list[Path] = []
+    real = parse_mod.sha256_file
+    monkeypatch.setattr(parse_mod, "sha256_file", lambda p: reads.append(p) or real(p))
+    hashdeploy.build(cfg)
+    assert reads == []
+
+
+def test_output_edited_with_same_size_and_mtime_is_not_taken_for_fresh(tmp_path: Path) -> None:
+    site = pinned_site(tmp_path / "site")
+    cfg = Settings(site=site, out=tmp_path / "out")
+    hashdeploy.build(cfg)
+    page = tmp_path / "out" / "index.html"
+    good = page.read_bytes()
+    rewrite_same_size_and_mtime(page, good.replace(b"<img", b"<IMG"), replace=False)
+    hashdeploy.build(cfg)
+    assert page.read_bytes() == good
+
+
+# 2. a deploy target is never an output
+
+def small(root: Path) -> Path:
+    return write_tree(root, {"index.html": '<link rel="stylesheet" href="a.css"><p>hi</p>', "a.css": "p{color:red}"})
+
+
+def snapshot_tree(root: Path) -> dict[str, bytes | None]:
+    out: dict[str, bytes | None] = {}
+    for dirpath, dirs, files in os.walk(root):
+        for name in dirs:
+            out[os.path.relpath(os.path.join(dirpath, name), root) + "/"] = None
+        for name in files:
+            p = Path(dirpath, name)
+            out[os.path.relpath(p, root)] = p.read_bytes()
+    return out
+
+
+def test_out_refuses_a_live_file_target(run, tmp_path: Path) -> None:
+    site, www = small(tmp_path / "site"), tmp_path / "www"
+    code, _, err = run(site, "--target", www.as_uri(), "--quiet")
+    assert code == 0, err
+    before = snapshot_tree(www)
+    code, out, err = run(site, "--out", www)
+    assert code == 1 and out == ""
+    assert err.startswith("OutputError: ") and err.count("\n") == 1 and "deploy" in err, err
+    assert snapshot_tree(www) == before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".www.")], "no staging directory left"
+
+
+@pytest.mark.parametrize("record", ["current.json", "deploys/20260101T000000Z-aa-bb.json", "history.json", "lock.json"])
+def test_out_refuses_any_directory_with_deploy_records(run, tmp_path: Path, record: str) -> None:
+    """A target whose current.json is gone (a failed first deploy, a lock left behind) is still a target."""
+    site, www = small(tmp_path / "site"), tmp_path / "www"
+    write_tree(www, {"index.html": "<p>live</p>", ".hashdeploy/" + record: "{}"})
+    before = snapshot_tree(www)
+    code, _, err = run(site, "--out", www)
+    assert code == 1 and err.startswith("OutputError: ") and record.split("/")[0] in err, err
+    assert snapshot_tree(www) == before
+
+
+def test_in_place_refuses_a_deploy_target(run, tmp_path: Path) -> None:
+    site, www = small(tmp_path / "site"), tmp_path / "www"
+    assert run(site, "--target", www.as_uri(), "--quiet")[0] == 0
+    before = snapshot_tree(www)
+    code, _, err = run(www)
+    assert code == 1 and err.startswith("OutputError: ") and "deploy" in err, err
+    assert snapshot_tree(www) == before
+
+
+def test_an_earlier_output_is_still_replaced(run, tmp_path: Path) -> None:
+    site, out = small(tmp_path / "site"), tmp_path / "out"
+    assert run(site, "--out", out)[0] == 0
+    (site / "a.css").write_text("p{color:tan}")
+    assert run(site, "--out", out)[0] == 0
+    assert b"tan" in b"".join(v for v in snapshot_tree(out).values() if v)
+
+
+@pytest.mark.parametrize("where", ["site/www", "site", "."], ids=["inside", "equal", "contains"])
+def test_file_target_overlapping_the_site_is_refused(run, tmp_path: Path, where: str) -> None:
+    site = small(tmp_path / "site")
+    target = (tmp_path / where).resolve()
+    before = snapshot_tree(tmp_path)
+    code, _, err = run(site, "--target", target.as_uri())
+    assert code == 1 and err.startswith("OutputError: ") and err.count("\n") == 1 and "site" in err, err
+    assert snapshot_tree(tmp_path) == before
+
+
+@pytest.mark.parametrize("out", ["www", "www/../www", "www/out", "parent"], ids=["equal", "same", "inside", "contains"])
+def test_file_target_overlapping_out_is_refused(run, tmp_path: Path, out: str) -> None:
+    site = small(tmp_path / "site")
+    www = tmp_path / "parent" / "www" if out == "parent" else tmp_path / "www"
+    code, _, err = run(site, "--out", tmp_path / out, "--target", www.as_uri())
+    assert code == 1 and err.startswith("OutputError: ") and err.count("\n") == 1, err
+    assert not www.exists() and not (tmp_path / out).exists()
+
+
+def test_mkdocs_style_in_place_build_refuses_a_target_inside_site_dir(tmp_path: Path) -> None:
+    site = small(tmp_path / "site")
+    with pytest.raises(hashdeploy.HashdeployError, match="inside the site"):
+        hashdeploy.build(Settings(site=site, target=(site / "deploy").as_uri()))
+    assert sorted(os.listdir(site)) == ["a.css", "index.html"]
+
+
+# 3. ordinary permissions under the user's umask
+
+@pytest.fixture(params=[0o022, 0o027, 0o002], ids=["umask022", "umask027", "umask002"])
+def umask(request: pytest.FixtureRequest):
+    old = os.umask(request.param)
+    try:
+        yield request.param
+    finally:
+        os.umask(old)
+
+
+def modes(root: Path, skip: tuple[str, ...] = ()) -> dict[str, str]:
+    """{path: octal mode} of root and everything under it (symlinks excluded)."""
+    out = {".": oct(root.stat().st_mode & 0o7777)}
+    for dirpath, dirs, files in os.walk(root):
+        for name in dirs + files:
+            p = Path(dirpath, name)
+            rel = p.relative_to(root).as_posix()
+            if not p.is_symlink() and not rel.startswith(skip):
+                out[rel + ("/" if p.is_dir() else "")] = oct(p.stat().st_mode & 0o7777)
+    return out
+
+
+def expected(tree: dict[str, str], umask: int) -> dict[str, str]:
+    return {k: oct((0o777 if k == "." or k.endswith("/") else 0o666) & ~umask) for k in tree}
+
+
+def test_out_has_ordinary_modes(run, tmp_path: Path, umask: int) -> None:
+    site, out = small(tmp_path / "site"), tmp_path / "out"
+    write_tree(site, {"img/deep/x.png": RED})
+    assert run(site, "--out", out)[0] == 0
+    got = modes(out)
+    assert "img/deep/" in got and got == expected(got, umask)
+    (site / "a.css").write_text("p{color:tan}")
+    assert run(site, "--out", out)[0] == 0  # replacing an earlier output
+    got = modes(out)
+    assert got == expected(got, umask)
+
+
+def test_in_place_keeps_ordinary_modes(run, tmp_path: Path, umask: int) -> None:
+    site = small(tmp_path / "site")
+    write_tree(site, {"img/deep/x.png": RED, "index.html": '<img src="img/deep/x.png"><link rel=stylesheet href=a.css>'})
+    assert run(site)[0] == 0
+    got = modes(site)
+    assert "img/deep/" in got and got == expected(got, umask)
+
+
+def test_file_target_has_ordinary_modes(run, tmp_path: Path, umask: int) -> None:
+    site, www = small(tmp_path / "site"), tmp_path / "srv" / "www"
+    write_tree(site, {"img/deep/x.png": RED, "index.html": '<img src="img/deep/x.png"><link rel=stylesheet href=a.css>'})
+    assert run(site, "--target", www.as_uri(), "--quiet")[0] == 0
+    (site / "a.css").write_text("p{color:tan}")
+    (site / "index.html").write_text('<img src="img/deep/x.png"><link rel=stylesheet href=a.css><p>v2')
+    assert run(site, "--target", www.as_uri(), "--quiet")[0] == 0
+    got = modes(tmp_path / "srv")
+    assert "www/img/deep/" in got and "www/.hashdeploy/current.json" in got and "www/.hashdeploy/stable/" in got
+    assert got == expected(got, umask)
+
+
+# 5. relative file:// URLs
+
+@pytest.mark.parametrize("url,rel", [("file://build/www", "build/www"), ("file://www", "www"), ("file://www/", "www"),
+                                     ("file://my%20site/www", "my site/www")])
+def test_relative_file_urls_are_refused_with_the_absolute_form(run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              url: str, rel: str) -> None:
+    site = small(tmp_path / "site")
+    monkeypatch.chdir(tmp_path)
+    before = snapshot_tree(tmp_path)
+    code, out, err = run(site, "--target", url)
+    assert code == 2 and out == "" and err.count("\n") == 1, err
+    assert err.startswith("ConfigError: ") and "'target'" in err
+    assert (tmp_path / rel).as_uri() in err, err
+    assert snapshot_tree(tmp_path) == before, "nothing written, in the current directory or anywhere"
+    for command in ("history", "prune"):
+        code, _, err = run(command, "--target", url)
+        assert code == 2 and (tmp_path / rel).as_uri() in err
+
+
+def test_relative_file_url_from_the_environment_is_refused(run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    site = small(tmp_path / "site")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HASHDEPLOY_TARGET", "file://build/www")
+    code, _, err = run(site)
+    assert code == 2 and (tmp_path / "build" / "www").as_uri() in err
+
+
+@pytest.mark.parametrize("form", ["file://{}", "file://localhost{}"])
+def test_absolute_file_urls_deploy_where_they_say(run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, form: str) -> None:
+    site = small(tmp_path / "site")
+    monkeypatch.chdir(tmp_path / "site")
+    www = tmp_path / "srv" / "www"
+    code, _, err = run(site, "--target", form.format(www), "--quiet")
+    assert code == 0, err
+    assert (www / "index.html").is_file() and (www / ".hashdeploy" / "current.json").is_file()
+    assert sorted(os.listdir(site)) == ["a.css", "index.html"]
+
+
+def test_file_url_without_a_path_is_refused(run, tmp_path: Path) -> None:
+    code, _, err = run(small(tmp_path / "site"), "--target", "file://localhost")
+    assert code == 2 and err.startswith("ConfigError: ")
