@@ -5,10 +5,10 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from conftest import DEMO, AwsWorld
+from conftest import DEMO, AwsWorld, RunCli
 
 
-def test_an_unreadable_origin_path_stops_the_deploy(run, aws: AwsWorld, tmp_path: Path) -> None:
+def test_an_unreadable_origin_path_stops_the_deploy(run: RunCli, aws: AwsWorld, tmp_path: Path) -> None:
     """Found: AccessDenied on GetDistributionConfig was taken as an empty origin path, so a site deployed under
     --prefix www behind an origin path /www was invalidated at /www/index.html: nothing served was refreshed."""
     site = tmp_path / "site"

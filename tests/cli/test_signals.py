@@ -20,10 +20,10 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
-from conftest import DEMO, ROOT, AwsWorld
+from conftest import DEMO, ROOT, AwsWorld, RunCli
 
 sys.path.insert(0, str(ROOT / "tests" / "publish"))
 from test_crash import broken_references, snapshot, unreadable_records  # noqa: E402
@@ -94,7 +94,7 @@ def deletion(method: str, key: str, headers: dict[str, str]) -> bool:
 
 
 class World:
-    def __init__(self, aws: AwsWorld, run, tmp: Path) -> None:
+    def __init__(self, aws: AwsWorld, run: RunCli, tmp: Path) -> None:
         self.aws, self.run, self.tmp = aws, run, tmp
         self.target = ["--bucket", aws.bucket, "--distribution-id", aws.distribution_id]
         self.site = tmp / "site"
@@ -103,12 +103,12 @@ class World:
     def deploy(self) -> dict[str, Any]:
         code, out, err = self.run(self.site, *self.target, "--json")
         assert code == 0, err
-        return json.loads(out)
+        return cast(dict[str, Any], json.loads(out))
 
     def life(self, *args: str) -> dict[str, Any]:
         code, out, err = self.run(*args, *self.target, "--json")
         assert code == 0, err
-        return json.loads(out)
+        return cast(dict[str, Any], json.loads(out))
 
     def signalled(self, hook: SignalAt, *args: str | Path) -> tuple[int, str, str]:
         """Run the command with `hook` set; wait for it to end (it must end within seconds of the signal)."""
@@ -135,7 +135,7 @@ class World:
 
     def current(self) -> dict[str, Any]:
         body = self.aws.s3.get_object(Bucket=self.aws.bucket, Key=RESERVED + "current.json")["Body"].read()
-        return json.loads(body)
+        return cast(dict[str, Any], json.loads(body))
 
     def sound(self) -> None:
         """The live site is consistent, every record parses, no lock is left."""
@@ -164,7 +164,7 @@ def v2(site: Path) -> None:
 
 
 @pytest.fixture
-def world(aws: AwsWorld, run, tmp_path: Path) -> World:
+def world(aws: AwsWorld, run: RunCli, tmp_path: Path) -> World:
     return World(aws, run, tmp_path)
 
 

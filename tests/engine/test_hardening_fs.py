@@ -5,13 +5,15 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import load_manifest, write_tree
+from conftest import RunCli, load_manifest, write_tree
 
 import hashdeploy
 from hashdeploy.engine import parse as parse_mod
+from hashdeploy.engine.inventory import sha256_file
 from hashdeploy.settings import Settings
 
 RED = b"\x89PNG\r\n\x1a\n" + bytes(40) + b"red!"
@@ -94,8 +96,13 @@ def test_untouched_files_are_still_not_read_again(tmp_path: Path, monkeypatch: p
     cfg = Settings(site=site, out=tmp_path / "out")
     hashdeploy.build(cfg)
     reads: list[Path] = []
-    real = parse_mod.sha256_file
-    monkeypatch.setattr(parse_mod, "sha256_file", lambda p: reads.append(p) or real(p))
+    real = sha256_file
+
+    def recording(p: Path) -> str:
+        reads.append(p)
+        return real(p)
+
+    monkeypatch.setattr(parse_mod, "sha256_file", recording)
     hashdeploy.build(cfg)
     assert reads == []
 
@@ -128,7 +135,7 @@ def snapshot_tree(root: Path) -> dict[str, bytes | None]:
     return out
 
 
-def test_out_refuses_a_live_file_target(run, tmp_path: Path) -> None:
+def test_out_refuses_a_live_file_target(run: RunCli, tmp_path: Path) -> None:
     site, www = small(tmp_path / "site"), tmp_path / "www"
     code, _, err = run(site, "--target", www.as_uri(), "--quiet")
     assert code == 0, err
@@ -141,7 +148,7 @@ def test_out_refuses_a_live_file_target(run, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("record", ["current.json", "deploys/20260101T000000Z-aa-bb.json", "history.json", "lock.json"])
-def test_out_refuses_any_directory_with_deploy_records(run, tmp_path: Path, record: str) -> None:
+def test_out_refuses_any_directory_with_deploy_records(run: RunCli, tmp_path: Path, record: str) -> None:
     """A target whose current.json is gone (a failed first deploy, a lock left behind) is still a target."""
     site, www = small(tmp_path / "site"), tmp_path / "www"
     write_tree(www, {"index.html": "<p>live</p>", ".hashdeploy/" + record: "{}"})
@@ -151,7 +158,7 @@ def test_out_refuses_any_directory_with_deploy_records(run, tmp_path: Path, reco
     assert snapshot_tree(www) == before
 
 
-def test_in_place_refuses_a_deploy_target(run, tmp_path: Path) -> None:
+def test_in_place_refuses_a_deploy_target(run: RunCli, tmp_path: Path) -> None:
     site, www = small(tmp_path / "site"), tmp_path / "www"
     assert run(site, "--target", www.as_uri(), "--quiet")[0] == 0
     before = snapshot_tree(www)
@@ -160,7 +167,7 @@ def test_in_place_refuses_a_deploy_target(run, tmp_path: Path) -> None:
     assert snapshot_tree(www) == before
 
 
-def test_an_earlier_output_is_still_replaced(run, tmp_path: Path) -> None:
+def test_an_earlier_output_is_still_replaced(run: RunCli, tmp_path: Path) -> None:
     site, out = small(tmp_path / "site"), tmp_path / "out"
     assert run(site, "--out", out)[0] == 0
     (site / "a.css").write_text("p{color:tan}")
@@ -169,7 +176,7 @@ def test_an_earlier_output_is_still_replaced(run, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("where", ["site/www", "site", "."], ids=["inside", "equal", "contains"])
-def test_file_target_overlapping_the_site_is_refused(run, tmp_path: Path, where: str) -> None:
+def test_file_target_overlapping_the_site_is_refused(run: RunCli, tmp_path: Path, where: str) -> None:
     site = small(tmp_path / "site")
     target = (tmp_path / where).resolve()
     before = snapshot_tree(tmp_path)
@@ -179,7 +186,7 @@ def test_file_target_overlapping_the_site_is_refused(run, tmp_path: Path, where:
 
 
 @pytest.mark.parametrize("out", ["www", "www/../www", "www/out", "parent"], ids=["equal", "same", "inside", "contains"])
-def test_file_target_overlapping_out_is_refused(run, tmp_path: Path, out: str) -> None:
+def test_file_target_overlapping_out_is_refused(run: RunCli, tmp_path: Path, out: str) -> None:
     site = small(tmp_path / "site")
     www = tmp_path / "parent" / "www" if out == "parent" else tmp_path / "www"
     code, _, err = run(site, "--out", tmp_path / out, "--target", www.as_uri())
@@ -197,7 +204,7 @@ def test_mkdocs_style_in_place_build_refuses_a_target_inside_site_dir(tmp_path: 
 # 3. ordinary permissions under the user's umask
 
 @pytest.fixture(params=[0o022, 0o027, 0o002], ids=["umask022", "umask027", "umask002"])
-def umask(request: pytest.FixtureRequest):
+def umask(request: pytest.FixtureRequest) -> Iterator[int]:
     old = os.umask(request.param)
     try:
         yield request.param
@@ -221,7 +228,7 @@ def expected(tree: dict[str, str], umask: int) -> dict[str, str]:
     return {k: oct((0o777 if k == "." or k.endswith("/") else 0o666) & ~umask) for k in tree}
 
 
-def test_out_has_ordinary_modes(run, tmp_path: Path, umask: int) -> None:
+def test_out_has_ordinary_modes(run: RunCli, tmp_path: Path, umask: int) -> None:
     site, out = small(tmp_path / "site"), tmp_path / "out"
     write_tree(site, {"img/deep/x.png": RED})
     assert run(site, "--out", out)[0] == 0
@@ -233,7 +240,7 @@ def test_out_has_ordinary_modes(run, tmp_path: Path, umask: int) -> None:
     assert got == expected(got, umask)
 
 
-def test_in_place_keeps_ordinary_modes(run, tmp_path: Path, umask: int) -> None:
+def test_in_place_keeps_ordinary_modes(run: RunCli, tmp_path: Path, umask: int) -> None:
     site = small(tmp_path / "site")
     write_tree(site, {"img/deep/x.png": RED, "index.html": '<img src="img/deep/x.png"><link rel=stylesheet href=a.css>'})
     assert run(site)[0] == 0
@@ -241,7 +248,7 @@ def test_in_place_keeps_ordinary_modes(run, tmp_path: Path, umask: int) -> None:
     assert "img/deep/" in got and got == expected(got, umask)
 
 
-def test_file_target_has_ordinary_modes(run, tmp_path: Path, umask: int) -> None:
+def test_file_target_has_ordinary_modes(run: RunCli, tmp_path: Path, umask: int) -> None:
     site, www = small(tmp_path / "site"), tmp_path / "srv" / "www"
     write_tree(site, {"img/deep/x.png": RED, "index.html": '<img src="img/deep/x.png"><link rel=stylesheet href=a.css>'})
     assert run(site, "--target", www.as_uri(), "--quiet")[0] == 0
@@ -257,7 +264,7 @@ def test_file_target_has_ordinary_modes(run, tmp_path: Path, umask: int) -> None
 
 @pytest.mark.parametrize("url,rel", [("file://build/www", "build/www"), ("file://www", "www"), ("file://www/", "www"),
                                      ("file://my%20site/www", "my site/www")])
-def test_relative_file_urls_are_refused_with_the_absolute_form(run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+def test_relative_file_urls_are_refused_with_the_absolute_form(run: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                               url: str, rel: str) -> None:
     site = small(tmp_path / "site")
     monkeypatch.chdir(tmp_path)
@@ -272,7 +279,7 @@ def test_relative_file_urls_are_refused_with_the_absolute_form(run, tmp_path: Pa
         assert code == 2 and (tmp_path / rel).as_uri() in err
 
 
-def test_relative_file_url_from_the_environment_is_refused(run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_relative_file_url_from_the_environment_is_refused(run: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     site = small(tmp_path / "site")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HASHDEPLOY_TARGET", "file://build/www")
@@ -281,7 +288,8 @@ def test_relative_file_url_from_the_environment_is_refused(run, tmp_path: Path, 
 
 
 @pytest.mark.parametrize("form", ["file://{}", "file://localhost{}"])
-def test_absolute_file_urls_deploy_where_they_say(run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, form: str) -> None:
+def test_absolute_file_urls_deploy_where_they_say(run: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  form: str) -> None:
     site = small(tmp_path / "site")
     monkeypatch.chdir(tmp_path / "site")
     www = tmp_path / "srv" / "www"
@@ -291,6 +299,6 @@ def test_absolute_file_urls_deploy_where_they_say(run, tmp_path: Path, monkeypat
     assert sorted(os.listdir(site)) == ["a.css", "index.html"]
 
 
-def test_file_url_without_a_path_is_refused(run, tmp_path: Path) -> None:
+def test_file_url_without_a_path_is_refused(run: RunCli, tmp_path: Path) -> None:
     code, _, err = run(small(tmp_path / "site"), "--target", "file://localhost")
     assert code == 2 and err.startswith("ConfigError: ")

@@ -12,7 +12,7 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from conftest import AwsWorld, write_tree
+from conftest import AwsWorld, RunCli, write_tree
 from test_crash import served, snapshot
 
 import hashdeploy
@@ -40,7 +40,7 @@ def settings(aws: AwsWorld, src: Path, **kw: object) -> hashdeploy.Settings:
 
 
 def test_fingerprinted_name_with_other_bytes_is_refused_before_any_write(aws: AwsWorld, tmp_path: Path,
-                                                                          run) -> None:
+                                                                          run: RunCli) -> None:
     """The build emitted assets/app-3f2a9c0e.js again with other bytes (found: it was uploaded as "changed"
     under the immutable name, so browsers kept the old script with the new page, forever)."""
     v1 = write_tree(tmp_path / "v1", site("console.log('v1');\n"))

@@ -14,10 +14,10 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
-from conftest import DEMO, ROOT, AwsWorld
+from conftest import DEMO, ROOT, AwsWorld, RunCli
 
 LOCK = ".hashdeploy/lock.json"
 CI_VARS = ("GITHUB_RUN_ID", "GITHUB_RUN_ATTEMPT", "CI_JOB_ID", "BUILDKITE_JOB_ID", "CIRCLE_WORKFLOW_JOB_ID",
@@ -37,7 +37,7 @@ def _no_ci(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-def deploy(run, aws: AwsWorld, site: Path, *extra: str) -> tuple[int, Any, str]:
+def deploy(run: RunCli, aws: AwsWorld, site: Path, *extra: str) -> tuple[int, Any, str]:
     code, out, err = run(site, "--bucket", aws.bucket, "--distribution-id", aws.distribution_id, "--json", *extra)
     return code, (json.loads(out) if code == 0 else None), err
 
@@ -48,7 +48,7 @@ def put_lock(aws: AwsWorld, doc: dict[str, Any]) -> None:
 
 def lock_doc(aws: AwsWorld) -> dict[str, Any] | None:
     try:
-        return json.loads(aws.s3.get_object(Bucket=aws.bucket, Key=LOCK)["Body"].read())
+        return cast(dict[str, Any], json.loads(aws.s3.get_object(Bucket=aws.bucket, Key=LOCK)["Body"].read()))
     except aws.s3.exceptions.NoSuchKey:
         return None
 
@@ -115,7 +115,7 @@ def test_readme_says_how_to_keep_the_records_from_being_served() -> None:
 # taking over
 
 
-def test_an_expired_lock_is_taken_over_from_any_host(run, aws: AwsWorld, demo: Path) -> None:
+def test_an_expired_lock_is_taken_over_from_any_host(run: RunCli, aws: AwsWorld, demo: Path) -> None:
     put_lock(aws, {"label": "GitHub Actions run 77/1", "token": "f" * 32, "operation": "deploy", "pid": 4321,
                    "salt": "00", "host": "0" * 32, "started": stamp(-600), "expires": stamp(-60)})
     code, doc, err = deploy(run, aws, demo)
@@ -125,7 +125,7 @@ def test_an_expired_lock_is_taken_over_from_any_host(run, aws: AwsWorld, demo: P
     assert lock_doc(aws) is None
 
 
-def test_a_lock_within_its_lease_is_respected(run, aws: AwsWorld, demo: Path) -> None:
+def test_a_lock_within_its_lease_is_respected(run: RunCli, aws: AwsWorld, demo: Path) -> None:
     put_lock(aws, {"label": "GitHub Actions run 78/1", "token": "e" * 32, "operation": "rollback", "pid": 4321,
                    "salt": "00", "host": "0" * 32, "started": stamp(-10), "expires": stamp(110)})
     code, _doc, err = deploy(run, aws, demo)
@@ -163,7 +163,7 @@ def test_two_takers_of_a_stale_lock_cannot_both_win(aws: AwsWorld) -> None:
             return found
 
     with pytest.raises(LockedError, match="another run took over the stale lock first"), \
-            locked(Racing(), "deploy"):  # type: ignore[arg-type]
+            locked(Racing(), "deploy"):
         pytest.fail("both takers got the lock")
     assert aws.s3.get_object(Bucket=aws.bucket, Key=LOCK)["Body"].read() == rival, "the winner keeps its lock"
 
@@ -180,7 +180,7 @@ class IgnoringConditions:
         return self.app(environ, start_response)
 
 
-def test_a_store_that_ignores_if_none_match_is_reported(run, aws: AwsWorld, demo: Path,
+def test_a_store_that_ignores_if_none_match_is_reported(run: RunCli, aws: AwsWorld, demo: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(aws.recorder, "app", IgnoringConditions(aws.recorder.app))
     code, _doc, err = deploy(run, aws, demo)
@@ -203,7 +203,7 @@ def short_lease(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HASHDEPLOY_WORKERS", "2")
 
 
-def test_the_lease_is_renewed_while_the_run_goes_on(run, aws: AwsWorld, demo: Path, short_lease: None) -> None:
+def test_the_lease_is_renewed_while_the_run_goes_on(run: RunCli, aws: AwsWorld, demo: Path, short_lease: None) -> None:
     hook = aws.recorder.fault = SlowObjects(aws, 0.25)
     code, _doc, err = deploy(run, aws, demo)
     assert code == 0, err
@@ -212,7 +212,7 @@ def test_the_lease_is_renewed_while_the_run_goes_on(run, aws: AwsWorld, demo: Pa
     assert lock_doc(aws) is None
 
 
-def test_a_lost_lease_stops_the_run_cleanly(run, aws: AwsWorld, demo: Path, short_lease: None) -> None:
+def test_a_lost_lease_stops_the_run_cleanly(run: RunCli, aws: AwsWorld, demo: Path, short_lease: None) -> None:
     assert deploy(run, aws, demo)[0] == 0
     live = json.loads(aws.s3.get_object(Bucket=aws.bucket, Key=".hashdeploy/current.json")["Body"].read())["id"]
     (demo / "css/base.css").write_text("html { box-sizing: border-box; color: #c00; }\n")

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import AwsWorld, read_tree, write_tree
+from conftest import AwsWorld, RunCli, read_tree, write_tree
 from siteassert import subresource_urls
 from test_crash import (
     PAGES,
@@ -84,6 +84,7 @@ class Target:
         if self.site.exists():
             shutil.rmtree(self.site)
         write_tree(self.site, files)
+        assert self.cfg.out is not None
         report = deploy(build(self.cfg), self.cfg.out, self.backend, self.cfg, clock=self.clock)
         assert report.deploy_id
         self.outputs[report.deploy_id] = {k: v for k, v in read_tree(self.cfg.out).items()
@@ -120,7 +121,7 @@ def version(n: int) -> dict[str, str | bytes]:
 # 1. a plain rollback goes back through the site's versions
 
 
-def test_plain_rollback_twice_goes_back_two_versions(tmp_path: Path, run) -> None:
+def test_plain_rollback_twice_goes_back_two_versions(tmp_path: Path, run: RunCli) -> None:
     """Deploys A, B, C; C is broken, roll back (B), B is broken too, roll back again: A, not C again
     (found: the second plain rollback picked the history entry before the live rollback record, i.e. C)."""
     t = Target(tmp_path)

@@ -11,10 +11,12 @@ import sys
 import threading
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import DEMO, ROOT, AwsWorld, RunCli
 
+from hashdeploy.model import BuildResult
 from hashdeploy.settings import Settings
 from hashdeploy.watch.session import CycleResult, run_watch
 
@@ -192,7 +194,7 @@ def test_the_final_flush_never_deploys_a_tree_being_written(src: Path, aws: AwsW
     w = Watching(s3_cfg(src, aws), invalidation_interval=3600)
     real_build = hashdeploy.build
 
-    def build_while_writing(cfg: Settings, **kwargs):  # noqa: ANN003, ANN202
+    def build_while_writing(cfg: Settings, **kwargs: Any) -> BuildResult:
         if w.stop.is_set():  # the flush on stopping: the site's build is writing a page right now
             (src / "late.html").write_text("<p>half")
             result = real_build(cfg, **kwargs)
