@@ -24,7 +24,12 @@ def sha256_file(path: Path) -> str:
 
 
 def _walk(root: Path, real_root: Path) -> Iterator[tuple[str, Path]]:
-    """Yield (key, path) for every file under root, sorted, refusing symlinks that leave real_root."""
+    """Yield (key, path) for every file under root, refusing symlinks that leave real_root.
+
+    Each file is listed once, under its real path: a symlink to a directory inside the site (a/loop -> ..,
+    two links pointing at each other, an alias of a folder) adds nothing, as that directory is walked anyway
+    (or is hashdeploy's own folder, never published). A symlink to a file is a second name for it, read through.
+    """
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         rel_dir = os.path.relpath(dirpath, root)
         rel_dir = "" if rel_dir == "." else rel_dir.replace(os.sep, "/") + "/"
@@ -36,7 +41,6 @@ def _walk(root: Path, real_root: Path) -> Iterator[tuple[str, Path]]:
             full = Path(dirpath, d)
             if full.is_symlink():
                 _check_link(full, real_root, rel_dir + d)
-                yield from ((rel_dir + d + "/" + k, p) for k, p in _walk(full, real_root))
             else:
                 kept.append(d)
         dirnames[:] = kept

@@ -299,6 +299,74 @@ def test_absolute_file_urls_deploy_where_they_say(run: RunCli, tmp_path: Path, m
     assert sorted(os.listdir(site)) == ["a.css", "index.html"]
 
 
-def test_file_url_without_a_path_is_refused(run: RunCli, tmp_path: Path) -> None:
+def test_file_url_without_a_path_is_refused(run: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # it used to deploy into the current directory
     code, _, err = run(small(tmp_path / "site"), "--target", "file://localhost")
     assert code == 2 and err.startswith("ConfigError: ")
+
+
+# 6. symlink loops inside the site
+
+@pytest.fixture
+def deadline() -> Iterator[None]:
+    """Fail (instead of hanging) when the walk does not end."""
+    import signal
+
+    def expired(signum: int, frame: object) -> None:
+        raise TimeoutError("the site walk did not end")
+
+    old = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(20)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, old)
+
+
+def linked_site(root: Path) -> Path:
+    write_tree(root, {"index.html": '<img src="a/x.png"><img src="b/y.png"><link rel=stylesheet href="c/z.css">',
+                      "a/x.png": RED, "b/y.png": RED[:-4] + b"yyyy", "c/z.css": "p{color:red}", "zz/deep/w.txt": "w"})
+    os.symlink("..", root / "a" / "loop")  # a/loop -> the site root
+    os.symlink("../c", root / "b" / "toc")  # b/toc -> c and c/tob -> b: each points at the other
+    os.symlink("../b", root / "c" / "tob")
+    os.symlink("zz", root / "0alias")  # sorts before the directory it points at
+    os.symlink("../../a", root / "zz" / "deep" / "up")  # a directory already walked, from deep inside
+    os.symlink(".", root / "self")
+    return root
+
+
+REAL = ["a/x.png", "b/y.png", "c/z.css", "index.html", "zz/deep/w.txt"]
+
+
+def test_symlink_loops_list_each_real_file_once(deadline: None, tmp_path: Path) -> None:
+    from hashdeploy.engine.inventory import scan
+
+    assert [a.key for a in scan(linked_site(tmp_path / "site"))] == REAL
+
+
+def test_symlink_loops_build_and_deploy(deadline: None, run: RunCli, tmp_path: Path) -> None:
+    site = linked_site(tmp_path / "site")
+    code, _, err = run(site, "--out", tmp_path / "out", "--strict")
+    assert code == 0, err
+    assert sorted(load_manifest(tmp_path / "out")["files"][k]["source"] for k in load_manifest(tmp_path / "out")["files"]) == REAL
+    code, _, err = run(site, "--target", (tmp_path / "www").as_uri(), "--quiet")
+    assert code == 0, err
+    served = [k for k in snapshot_tree(tmp_path / "www") if not k.startswith(".hashdeploy") and not k.endswith("/")]
+    assert len(served) == len(REAL)
+
+
+def test_a_link_to_hashdeploys_own_folder_publishes_nothing(deadline: None, tmp_path: Path) -> None:
+    from hashdeploy.engine.inventory import scan
+
+    site = write_tree(tmp_path / "site", {"index.html": "<p>", ".hashdeploy/manifest.json": "{}"})
+    os.symlink(".hashdeploy", site / "meta")
+    assert [a.key for a in scan(site)] == ["index.html"]
+
+
+def test_a_link_leaving_the_site_is_still_refused_among_loops(deadline: None, run: RunCli, tmp_path: Path) -> None:
+    site = linked_site(tmp_path / "site")
+    (tmp_path / "private").mkdir()
+    (tmp_path / "private" / "key.pem").write_text("secret")
+    os.symlink("../../../private", site / "zz" / "deep" / "out")
+    code, _, err = run(site, "--out", tmp_path / "out")
+    assert code == 1 and err.startswith("UnsafePathError: zz/deep/out is a symlink to ../../../private"), err
+    assert not (tmp_path / "out").exists()
