@@ -106,7 +106,10 @@ def built(cfg: Path, *args: str, env: dict[str, str] | None = None) -> Path:
 _TYPES = {".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8", ".js": "text/javascript",
           ".json": "application/json", ".png": "image/png", ".ico": "image/x-icon", ".svg": "image/svg+xml",
           ".woff2": "font/woff2", ".woff": "font/woff", ".ttf": "font/ttf", ".map": "application/json",
-          ".xml": "application/xml", ".gz": "application/gzip", ".txt": "text/plain"}
+          ".xml": "application/xml", ".gz": "application/gzip", ".txt": "text/plain",
+          ".webp": "image/webp", ".avif": "image/avif", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
+          ".gif": "image/gif", ".eot": "application/vnd.ms-fontobject", ".otf": "font/otf",
+          ".mjs": "text/javascript", ".webmanifest": "application/manifest+json", ".rss": "application/rss+xml"}
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -116,6 +119,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         pass
 
     def _send(self, status: int, path: Path, body: bool) -> None:
+        if status == 404 and not path.is_file():  # a site without 404.html: S3's own error page
+            self.send_error(404)
+            return
         data = path.read_bytes()
         self.send_response(status)
         self.send_header("Content-Type", _TYPES.get(path.suffix, "application/octet-stream"))
