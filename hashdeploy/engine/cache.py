@@ -12,7 +12,7 @@ from pathlib import Path
 from hashdeploy.model import Parsed, RawRef, RefKind
 from hashdeploy.settings import Settings
 
-PARSER_VERSION = 6  # 6: stylesheets through tinycss2
+PARSER_VERSION = 7  # 6: stylesheets through tinycss2; 7: scripts through tree-sitter
 
 
 def default_dir() -> Path:
