@@ -18,10 +18,27 @@ DEFAULT_STABLE = (
     "sw.js", "service-worker.js", "serviceworker.js", "/CNAME", "/_redirects", "/_headers",
     "/browserconfig.xml", "/crossdomain.xml", "/humans.txt", "/ads.txt", "/security.txt", "/.nojekyll",
 )
-# Build tools' content hashes in file names: webpack/Angular/Material/Hugo hex, Vite base64url.
+# Build tools' content hashes in file names. A pattern is searched in the file name, or in the site path when it
+# contains "/". The token must look random, because a name that only looks like one (a date, a counter, a camera's
+# IMG_00012345) would be cached forever and never invalidated when the file is edited in place:
+# - hex (webpack, Docusaurus, Next.js, Angular, Material, Hugo): 8-64 of [0-9a-f] between separators, mixing digits
+#   and a-f letters. A decimal-only run is a hash only from 21 digits: every date/time format fits in 20
+#   (YYYYMMDDhhmmss + microseconds; epoch nanoseconds are 19), and a counter never gets that long. An 8-hex hash
+#   is all digits 2.3% of the time (and all letters 0.04%): those are missed, which is safe (hashed or stable).
+# - base64url (Rollup/Vite `-XXXXXXXX.`, VitePress and Astro `.XXXXXXXX.`): an upper- and a lower-case letter,
+#   a letter that no word has there (an upper-case letter not starting a lower-case word, or a digit before a
+#   letter), and at least three runs of one character class: "Summer24", "HomePage", "IMG_0001", "iPhone12"
+#   are words; "BeeRWYWd", "Bj-uP2-C", "D7XMDTI1" are not. About 6% of real Vite hashes are missed (safe).
+# - Next.js's build id directory, `_next/static/<build id>/`, by the same tests.
+_B64 = "[A-Za-z0-9_-]"
+_B64_RUN_BREAK = r"(?:[-_]|[a-z](?=[A-Z0-9])|[A-Z](?=[0-9]|[A-Z][a-z])|[0-9](?=[A-Za-z]))"
+_B64_RANDOM = (rf"(?={_B64}*?[A-Z])(?={_B64}*?[a-z])(?={_B64}*?(?:[A-Z](?![a-z])|[0-9](?=[A-Za-z])))"
+               rf"(?={_B64}*?{_B64_RUN_BREAK}{_B64}*?{_B64_RUN_BREAK})")
+_HEX_RANDOM = r"(?:[0-9a-f]{21,64}|(?=[0-9a-f]*?[a-f])(?=[0-9a-f]*?[0-9])[0-9a-f]{8,20})"
 DEFAULT_FINGERPRINTS = (
-    r"[.\-_][0-9a-f]{8,64}(?=\.)",
-    r"-(?=[A-Za-z0-9_\-]{8}\.)(?=[^.]*?[0-9_\-]|(?:[^.]*?[A-Z]){2})[A-Za-z0-9_\-]{8}(?=\.)",
+    rf"(?:^|[.\-_~])(?=[0-9a-f]{{8,64}}[.\-_]){_HEX_RANDOM}[.\-_]",
+    rf"(?:-(?={_B64}{{8}}\.)|\.(?={_B64}{{8,32}}\.)){_B64_RANDOM}",
+    rf"(?:^|/)_next/static/(?:(?=[0-9a-f]{{8,64}}/){_HEX_RANDOM}|(?={_B64}{{8,64}}/){_B64_RANDOM}{_B64}+)/",
 )
 HASHED_CACHE_CONTROL = "public, max-age=31536000, immutable"
 # Browsers revalidate stable files on every use (a cheap 304 thanks to the ETag); CloudFront may keep them

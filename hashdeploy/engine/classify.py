@@ -5,6 +5,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import unquote
 
@@ -20,8 +21,12 @@ class Plan:
     order: tuple[tuple[str, ...], ...]
     renamable: dict[str, str]  # key -> why it may get a hashed name
     stable: dict[str, str]  # key -> why it keeps its name
-    fingerprint_like: frozenset[str]  # names that already carry a build tool's hash
+    fingerprint_like: frozenset[str]  # names that already carry a build tool's hash (never hashed a second time)
     keep_copy: dict[str, str]  # renamable keys that also stay at their own URL -> why
+    # keys reached only by navigation (<a href>, <iframe>, forms, feeds), never loaded as a subresource: never
+    # fingerprinted, however hash-like their names (an edited PDF behind <a href> must be revalidated). A file
+    # nothing visible points at may still be fingerprinted: build tools' loaders compute their chunks' URLs.
+    nav_only: frozenset[str] = frozenset()
 
 
 def _first(refs: list[Ref]) -> str:
@@ -52,6 +57,19 @@ def pinned_by_mentions(keys: list[str], mentions: dict[str, tuple[str, ...]]) ->
                     continue
                 pinned.setdefault(key, f"named in {source} where it cannot be rewritten ({token})")
     return pinned
+
+
+def fingerprint_matcher(patterns: tuple[str, ...]) -> Callable[[str], bool]:
+    """key -> whether its name carries a build tool's hash: a pattern with a "/" is searched in the site path,
+    any other in the file name (the Next.js build id is a directory: `_next/static/<build id>/…`)."""
+    on_path = [re.compile(p) for p in patterns if "/" in p]
+    on_name = [re.compile(p) for p in patterns if "/" not in p]
+
+    def carries_hash(key: str) -> bool:
+        name = key.rsplit("/", 1)[-1]
+        return any(r.search(name) for r in on_name) or any(r.search(key) for r in on_path)
+
+    return carries_hash
 
 
 def tarjan(nodes: list[str], edges: dict[str, list[str]]) -> list[tuple[str, ...]]:
@@ -124,15 +142,17 @@ def make_plan(keys: list[str], refs: dict[str, list[Ref]], mentions: dict[str, t
         edges[source] = sorted(set(targets))
     pinned = pinned_by_mentions(keys, mentions)
     in_feeds = pinned_by_mentions(keys, feed_mentions or {})
-    fp_res = [re.compile(p) for p in cfg.fingerprint_patterns]
+    carries_hash = fingerprint_matcher(cfg.fingerprint_patterns)
     renamable: dict[str, str] = {}
     stable: dict[str, str] = {}
     keep_copy: dict[str, str] = {}
     fingerprint_like = set()
+    nav_only = set()
     for key in keys:
-        name = key.rsplit("/", 1)[-1]
-        if any(r.search(name) for r in fp_res):
+        if carries_hash(key):
             fingerprint_like.add(key)
+        if (key in nav_in or key in in_feeds) and key not in sub_in and matches(key, cfg.hashed) is None:
+            nav_only.add(key)
         if (p := matches(key, cfg.stable)) is not None:
             stable[key] = f"matches the stable pattern {p!r}"
         elif (p := matches(key, cfg.hashed)) is not None:
@@ -154,4 +174,4 @@ def make_plan(keys: list[str], refs: dict[str, list[Ref]], mentions: dict[str, t
     nodes = sorted(edges)
     order = tuple(c for c in tarjan(nodes, edges) if any(k in edges for k in c))
     return Plan(order=order, renamable=renamable, stable=stable, fingerprint_like=frozenset(fingerprint_like),
-                keep_copy=keep_copy)
+                keep_copy=keep_copy, nav_only=frozenset(nav_only))

@@ -84,12 +84,22 @@ def _is_pattern_stable(state: State, key: str) -> bool:
     return matches(key, state.cfg.stable) is not None or matches(key, state.cfg.default_stable) is not None
 
 
+def _carries_hash(state: State, key: str) -> bool:
+    """Whether key's name already holds a content hash: a build tool's, or hashdeploy's own on a re-run over its
+    output (whose hex digest may be all digits, which no default pattern takes for a hash)."""
+    if key in state.plan.fingerprint_like:
+        return True
+    prior = state.prior.get(key)
+    return (prior is not None and prior.get("class") == FileClass.HASHED.value and prior.get("source") != key
+            and prior.get("sha256") == state.assets[key].sha256)
+
+
 def _name_leaves(state: State) -> None:
     """Files without references of their own are named from their bytes before anything points at them."""
     for key in state.plan.renamable:
         if key in state.refs and state.refs[key]:
             continue
-        if key in state.plan.fingerprint_like:
+        if _carries_hash(state, key):
             continue
         state.names[key] = hashed_name(key, state.assets[key].sha256[: state.cfg.hash_length])
     # a leaf renamed by hash gets written by _copy_rest
@@ -122,7 +132,7 @@ def _name_component(state: State, component: tuple[str, ...], members: set[str],
     partial = {k: apply_edits(datas[k], state.parsed[k], replacements(outside[k], state.names)) for k in component}
     renamed = {
         k for k in component
-        if k in state.plan.renamable and (k not in state.plan.fingerprint_like or partial[k] != datas[k])
+        if k in state.plan.renamable and (not _carries_hash(state, k) or partial[k] != datas[k])
     }
     grew = True
     while grew:  # a fingerprinted member that points at a renamed member changes too: closure, not retries
@@ -180,7 +190,7 @@ def _emit(state: State, key: str, data: bytes | None, unchanged: bool) -> None:
             record(key, FileClass.STABLE, plan.keep_copy[key])
         return
     put(key)
-    if key in plan.fingerprint_like and unchanged and not _is_pattern_stable(state, key):
+    if key in plan.fingerprint_like and key not in plan.nav_only and unchanged and not _is_pattern_stable(state, key):
         record(key, FileClass.FINGERPRINTED, "its name already carries the build tool's content hash")
     elif key in plan.renamable:
         record(key, FileClass.STABLE, "its build-tool hash no longer matches rewritten bytes, and it cannot be renamed")
