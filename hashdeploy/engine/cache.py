@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import marshal
+import json
 import os
 import sqlite3
 from collections.abc import Iterable
@@ -41,36 +41,132 @@ def build_dir(cfg: Settings) -> Path | None:
     return root / "sites" / digest / "site"
 
 
+# An entry is JSON (data only: nothing in it can run) with every field's type checked on load; a cache restored
+# from a shared CI cache may hold anything, and whatever does not check out is parsed again and replaced.
+ENTRY_FORMAT = 1
+_MAX_BLOB = 64 << 20  # larger entries are never read out of sqlite
+_FIELDS = {"format", "encoding", "refs", "mentions", "base_href", "warnings"}
+_KINDS = {k.value: k for k in RefKind}
+_SRI_ALGOS = ("", "sha256", "sha384", "sha512")
+_SCHEMA = "CREATE TABLE parsed (sha TEXT, kind TEXT, blob BLOB, PRIMARY KEY (sha, kind))"
+_OWN = {("table", "parsed"), ("index", "sqlite_autoindex_parsed_1")}
+
+
+def db_path(directory: Path) -> Path:
+    """The sqlite file of the parse cache in directory."""
+    return directory / f"parse-v{PARSER_VERSION}.f{ENTRY_FORMAT}.sqlite"
+
+
 def _dump(p: Parsed) -> bytes:
-    refs = tuple((r.start, r.end, r.raw, r.kind.value, r.context, r.line, r.sri) for r in p.refs)
-    return marshal.dumps((p.encoding, refs, p.mentions, p.base_href, p.warnings))
+    refs = [[r.start, r.end, r.raw, r.kind.value, r.context, r.line, list(r.sri) if r.sri else None] for r in p.refs]
+    doc = {"format": ENTRY_FORMAT, "encoding": p.encoding, "refs": refs, "mentions": list(p.mentions),
+           "base_href": p.base_href, "warnings": list(p.warnings)}
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def _load(blob: bytes) -> Parsed:
-    enc, refs, mentions, base, warnings = marshal.loads(blob)
-    return Parsed(
-        encoding=enc,
-        refs=tuple(RawRef(s, e, raw, RefKind(k), ctx, line, sri) for s, e, raw, k, ctx, line, sri in refs),
-        mentions=tuple(mentions), base_href=base, warnings=tuple(warnings),
-    )
+def _count(v: object) -> bool:
+    return type(v) is int and 0 <= v  # not bool, not negative
+
+
+def _strings(v: object) -> bool:
+    return type(v) is list and all(type(x) is str for x in v)
+
+
+def _ref(item: object) -> RawRef | None:
+    if type(item) is not list or len(item) != 7:
+        return None
+    start, end, raw, kind, context, line, sri = item
+    if not (_count(start) and _count(end) and type(raw) is str and end - start == len(raw) and type(kind) is str
+            and kind in _KINDS and type(context) is str and _count(line)):
+        return None
+    if sri is not None:
+        if type(sri) is not list or len(sri) != 3:
+            return None
+        s, e, algo = sri
+        if not (_count(s) and _count(e) and s <= e and type(algo) is str and algo in _SRI_ALGOS):
+            return None
+        sri = (s, e, algo)
+    return RawRef(start, end, raw, _KINDS[kind], context, line, sri)
+
+
+def _load(blob: object) -> Parsed | None:
+    """The Parsed an entry holds, or None unless every field has the type and range a parse gives."""
+    if type(blob) is not bytes or len(blob) > _MAX_BLOB:
+        return None
+    try:
+        doc = json.loads(blob)
+    except (ValueError, RecursionError):
+        return None
+    if type(doc) is not dict or doc.keys() != _FIELDS or doc["format"] != ENTRY_FORMAT:
+        return None
+    enc, base = doc["encoding"], doc["base_href"]
+    if not (enc is None or type(enc) is str) or not (base is None or type(base) is str):
+        return None
+    if type(doc["refs"]) is not list or not _strings(doc["mentions"]) or not _strings(doc["warnings"]):
+        return None
+    refs: list[RawRef] = []
+    for item in doc["refs"]:
+        ref = _ref(item)
+        if ref is None or (refs and ref.start < refs[-1].start):
+            return None
+        refs.append(ref)
+    return Parsed(encoding=enc, refs=tuple(refs), mentions=tuple(doc["mentions"]), base_href=base,
+                  warnings=tuple(doc["warnings"]))
 
 
 class ParseCache:
-    """sqlite table (sha256, kind) -> marshalled Parsed; any failure just disables the cache."""
+    """sqlite table (sha256, kind) -> a JSON Parsed; a damaged file is replaced, any other failure disables the cache."""
 
     def __init__(self, directory: Path | None) -> None:
         self.db: sqlite3.Connection | None = None
+        self.path: Path | None = None
         if directory is None:
             return
         try:
             directory.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(directory / f"parse-v{PARSER_VERSION}.sqlite", timeout=5)
-            self.db.execute("CREATE TABLE IF NOT EXISTS parsed (sha TEXT, kind TEXT, blob BLOB, PRIMARY KEY (sha, kind))")
-        except (OSError, sqlite3.Error):
-            self.db = None
+        except OSError:
+            return
+        self.path = db_path(directory)
+        if not self._open():
+            self._replace()
+
+    def _open(self) -> bool:
+        """Connect and check the schema is exactly ours (no other table, view or trigger); False if damaged."""
+        assert self.path is not None
+        try:
+            self.db = sqlite3.connect(self.path, timeout=5)
+            self.db.execute("PRAGMA trusted_schema = OFF")
+            rows = self.db.execute("SELECT type, name, sql FROM sqlite_master").fetchall()
+            if not rows:
+                self.db.execute(_SCHEMA.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS"))
+                return True
+            if {(t, n) for t, n, _ in rows} == _OWN and _SCHEMA in {sql for _, _, sql in rows}:
+                return True
+        except sqlite3.OperationalError:  # locked, read-only, unreachable: go on without the cache
+            self.close()
+            return True
+        except sqlite3.DatabaseError:  # not a database, or a malformed one
+            pass
+        self.close()
+        return False
+
+    def _replace(self) -> None:
+        """Drop a damaged cache file and start an empty one."""
+        if self.path is None:
+            return
+        self.close()
+        for suffix in ("", "-journal", "-wal", "-shm"):
+            try:
+                os.unlink(f"{self.path}{suffix}")
+            except FileNotFoundError:
+                pass
+            except OSError:
+                return
+        if not self._open():
+            self.close()
 
     def get_many(self, wanted: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Parsed]:
-        """Look up (sha, kind) pairs; return those found."""
+        """Look up (sha, kind) pairs; return those found whose entries check out."""
         found: dict[tuple[str, str], Parsed] = {}
         if self.db is None:
             return found
@@ -79,10 +175,17 @@ class ParseCache:
             for i in range(0, len(wanted), 400):
                 chunk = wanted[i : i + 400]
                 q = " OR ".join("(sha=? AND kind=?)" for _ in chunk)
-                args = [x for pair in chunk for x in pair]
-                for sha, kind, blob in self.db.execute(f"SELECT sha, kind, blob FROM parsed WHERE {q}", args):
-                    found[(sha, kind)] = _load(blob)
-        except (sqlite3.Error, ValueError, EOFError, TypeError):
+                args = [_MAX_BLOB, *(x for pair in chunk for x in pair)]
+                rows = self.db.execute(f"SELECT sha, kind, CASE WHEN length(CAST(blob AS BLOB)) <= ? "
+                                       f"THEN CAST(blob AS BLOB) END FROM parsed WHERE {q}", args)
+                for sha, kind, blob in rows:
+                    parsed = _load(blob)
+                    if parsed is not None and (sha, kind) in chunk:
+                        found[(sha, kind)] = parsed
+        except sqlite3.OperationalError:
+            return {}
+        except sqlite3.DatabaseError:
+            self._replace()
             return {}
         return found
 
@@ -94,10 +197,16 @@ class ParseCache:
             with self.db:
                 self.db.executemany("INSERT OR REPLACE INTO parsed VALUES (?, ?, ?)",
                                     ((sha, kind, _dump(p)) for sha, kind, p in items))
-        except sqlite3.Error:
+        except sqlite3.OperationalError:
             pass
+        except sqlite3.DatabaseError:
+            self._replace()
 
     def close(self) -> None:
         """Close the database."""
         if self.db is not None:
-            self.db.close()
+            try:
+                self.db.close()
+            except sqlite3.Error:
+                pass
+            self.db = None

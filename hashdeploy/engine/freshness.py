@@ -41,27 +41,74 @@ def _stat(path: Path) -> list[int] | None:
     return [st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns]
 
 
+_MAX_STAMP = 256 << 20  # a stamp is ~100 bytes a file; anything larger is not ours
+_CLASSES = {c.value: c for c in FileClass}
+
+
+def _read_json(path: Path) -> Any:
+    with open(path, "rb") as f:
+        data = f.read(_MAX_STAMP + 1)
+    if len(data) > _MAX_STAMP:
+        raise ValueError("too large")
+    return json.loads(data)
+
+
+def _strings(v: Any) -> bool:
+    return type(v) is list and all(type(x) is str for x in v)
+
+
+def _output_file(key: Any, e: Any) -> OutputFile | None:
+    """A manifest entry as an OutputFile, or None unless every field has the type a build writes."""
+    if type(key) is not str or type(e) is not dict:
+        return None
+    strings = [e.get(k) for k in ("source", "class", "sha256", "content_type", "reason")]
+    integrity = e.get("integrity")
+    if not all(type(x) is str for x in strings) or e["class"] not in _CLASSES or not _is_sha(e["sha256"]):
+        return None
+    if type(e.get("size")) is not int or e["size"] < 0 or not (integrity is None or type(integrity) is str):
+        return None
+    return OutputFile(key, e["source"], _CLASSES[e["class"]], e["sha256"], e["size"], e["content_type"], e["reason"],
+                      integrity)
+
+
+def _is_sha(v: str) -> bool:
+    return len(v) == 64 and all(c in "0123456789abcdef" for c in v)
+
+
 def load_fresh(cache_dir: Path, target: Path, digest: str) -> BuildResult | None:
-    """The previous result if target still holds exactly what the build with this digest wrote, else None."""
+    """The previous result if target still holds exactly what the build with this digest wrote, else None.
+
+    The stamp lives in the cache (which CI may restore from anywhere): anything damaged or of the wrong shape
+    means "not fresh", never a failure.
+    """
     try:
-        stamp = json.loads(_path(cache_dir, target).read_text(encoding="utf-8"))
-        if stamp.get("version") != STAMP_VERSION or stamp.get("input") != digest:
+        stamp = _read_json(_path(cache_dir, target))
+        if type(stamp) is not dict or stamp.get("version") != STAMP_VERSION or stamp.get("input") != digest:
+            return None
+        files: Any = stamp.get("files")
+        rewritten: Any = stamp.get("rewritten")
+        warnings: Any = stamp.get("warnings")
+        if type(files) is not dict or not _strings(rewritten) or not _strings(warnings):
             return None
         manifest_bytes = (target / MANIFEST_PATH).read_bytes()
-        if hashlib.sha256(manifest_bytes).hexdigest() != stamp["manifest"]:
+        if hashlib.sha256(manifest_bytes).hexdigest() != stamp.get("manifest"):
             return None
-        for key, st in stamp["files"].items():
+        for key, st in files.items():
             if _stat(target / key) != st:
                 return None
         manifest = json.loads(manifest_bytes)
-        files = tuple(
-            OutputFile(key, e["source"], FileClass(e["class"]), e["sha256"], e["size"], e["content_type"], e["reason"],
-                       e.get("integrity"))
-            for key, e in sorted(manifest["files"].items())
-        )
-        return BuildResult(files=files, assets=dict(manifest["assets"]), rewritten=tuple(stamp["rewritten"]),
-                           warnings=tuple(stamp["warnings"]))
-    except (OSError, ValueError, KeyError, TypeError):
+        if type(manifest) is not dict or type(manifest.get("files")) is not dict:
+            return None
+        assets = manifest.get("assets")
+        if type(assets) is not dict or not all(type(k) is str and type(v) is str for k, v in assets.items()):
+            return None
+        out = [_output_file(key, e) for key, e in sorted(manifest["files"].items())]
+        checked = [f for f in out if f is not None]
+        if len(checked) != len(out) or {f.key for f in checked} != set(files):
+            return None
+        return BuildResult(files=tuple(checked), assets=dict(assets), rewritten=tuple(rewritten),
+                           warnings=tuple(warnings))
+    except (OSError, ValueError, RecursionError):
         return None
 
 

@@ -11,7 +11,7 @@ from dataclasses import replace
 
 from hashdeploy.engine.cache import ParseCache, cache_dir_for
 from hashdeploy.engine.inventory import sha256_file
-from hashdeploy.engine.refs import MAX_PARSE_BYTES, kind_of, parse
+from hashdeploy.engine.refs import MAX_PARSE_BYTES, decode, kind_of, parse
 from hashdeploy.engine.refs.edits import unescape_for
 from hashdeploy.engine.refs.urls import UrlContext, resolve
 from hashdeploy.model import Asset, Parsed, Ref, RefKind
@@ -86,11 +86,17 @@ def parse_all(assets: list[Asset], cfg: Settings, tick: Tick) -> tuple[dict[str,
     cache = ParseCache(cache_dir_for(cfg))
     try:
         hits = {k: p for k, p in ((k, _PARSED.get(k)) for k in ((a.sha256, kind) for a, kind in todo)) if p}
-        hits |= cache.get_many(k for k in ((a.sha256, kind) for a, kind in todo) if k not in hits)
+        stored = cache.get_many(k for k in ((a.sha256, kind) for a, kind in todo) if k not in hits)
         results: dict[str, Parsed] = {}
         misses = []
         for a, kind in todo:
             hit = hits.get((a.sha256, kind))
+            if hit is None and (a.sha256, kind) in stored:
+                hit = stored[a.sha256, kind]
+                if _fits(hit, a, kind):
+                    hits[a.sha256, kind] = hit
+                else:
+                    hit = None
             if hit is not None:
                 results[a.key] = hit
                 tick(1)
@@ -105,6 +111,23 @@ def parse_all(assets: list[Asset], cfg: Settings, tick: Tick) -> tuple[dict[str,
     finally:
         cache.close()
     return results, warnings
+
+
+def _fits(p: Parsed, a: Asset, kind: str) -> bool:
+    """Whether a stored parse result describes this file: its codec, and the text at every span it names.
+
+    The cache may come from elsewhere (a shared CI cache): an entry is only used if rewriting with it is safe.
+    """
+    try:
+        with open(a.path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return False
+    text, codec, bom_len, _warnings = decode(data, kind)
+    if p.encoding != f"{codec}:{bom_len}":
+        return False
+    n = len(text)
+    return all(text[r.start : r.end] == r.raw and (r.sri is None or r.sri[1] <= n) for r in p.refs)
 
 
 def _parse_misses(misses: list[tuple[Asset, str]], jobs: int, tick: Tick) -> dict[str, Parsed]:

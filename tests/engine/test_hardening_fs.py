@@ -370,3 +370,203 @@ def test_a_link_leaving_the_site_is_still_refused_among_loops(deadline: None, ru
     code, _, err = run(site, "--out", tmp_path / "out")
     assert code == 1 and err.startswith("UnsafePathError: zz/deep/out is a symlink to ../../../private"), err
     assert not (tmp_path / "out").exists()
+
+
+# 7. caches restored from a shared CI cache are checked, never trusted
+
+CACHED_SITE = {
+    "index.html": '<link rel="stylesheet" href="css/a.css"><img src="img/logo.png"><script src="app.js"></script>',
+    "css/a.css": "body{background:url(../img/logo.png)}\n.x{background:url('../img/logo.png')}",
+    "app.js": "import('./b.js');\n//# sourceMappingURL=app.js.map\n",
+    "app.js.map": "{}", "b.js": "export const b = 1;\n",
+    "img/logo.png": RED,
+}
+
+
+def cache_dir() -> Path:
+    return Path(os.environ["HASHDEPLOY_CACHE_DIR"])
+
+
+def sqlite_files() -> list[Path]:
+    return sorted(cache_dir().glob("parse-*.sqlite"))
+
+
+def forget_memo(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a new CI job starts with: no in-process memo, only what the restored cache holds."""
+    monkeypatch.setattr(parse_mod, "_PARSED", {})
+    monkeypatch.setattr(parse_mod, "_HASHED", {})
+
+
+def reference(tmp_path: Path) -> dict[str, bytes]:
+    from conftest import read_tree
+
+    site = write_tree(tmp_path / "ref-site", CACHED_SITE)
+    hashdeploy.build(Settings(site=site, out=tmp_path / "ref", use_cache=False))
+    return read_tree(tmp_path / "ref")
+
+
+def hostile_blobs() -> dict[str, bytes]:
+    import json
+    import marshal
+
+    def entry(**over: object) -> bytes:
+        doc: dict[str, object] = {"format": 1, "encoding": "utf-8:0", "refs": [], "mentions": [], "base_href": None,
+                                  "warnings": []}
+        doc.update(over)
+        return json.dumps(doc).encode()
+
+    return {
+        "random": os.urandom(300),
+        "empty": b"",
+        "code-object": marshal.dumps(compile("raise SystemExit(3)", "cache", "exec")),
+        "marshal-wrong-types": marshal.dumps((5, ((0, 3, 7, "subresource", "css url()", 1, None),), (), None, ())),
+        "marshal-int-encoding": marshal.dumps((7, (), (), None, ())),
+        "marshal-lookup-codec": marshal.dumps(("no-such-codec:0", ((0, 4, "body", "subresource", "link[href]", 1, None),),
+                                               (), None, ())),
+        "marshal-spans-lie": marshal.dumps(("utf-8:0", ((0, 5, "body{", "subresource", "link[href]", 1, None),),
+                                            (), None, ())),
+        "json-deep": b"[" * 200_000 + b"]" * 200_000,
+        "json-truncated": entry()[:20],
+        "json-list": b"[1, 2, 3]",
+        "json-wrong-types": entry(encoding=5, refs={"a": 1}, mentions="x"),
+        "json-bool-span": entry(refs=[[True, False, "", "subresource", "css url()", 1, None]]),
+        "json-bad-kind": entry(refs=[[0, 1, "b", ["x"], "css url()", 1, None]]),
+        "json-rot13": entry(encoding="rot13:0"),
+        "json-bad-bom": entry(encoding="utf-8:x"),
+        "json-utf16": entry(encoding="utf-16:0", refs=[[0, 4, "body", "subresource", "link[href]", 1, [0, 0, ""]]]),
+        "json-spans-lie": entry(refs=[[0, 5, "zzzzz", "subresource", "link[href]", 1, None]]),
+        "json-past-the-end": entry(refs=[[10**6, 10**6 + 1, "z", "subresource", "link[href]", 1, [10**7, 10**7, ""]]]),
+        "json-other-format": entry(format=2),
+        "json-extra-field": entry(code="print(1)"),
+        "json-unsorted": entry(refs=[[9, 10, "a", "subresource", "css url()", 1, None],
+                                     [1, 2, "b", "subresource", "css url()", 1, None]]),
+        "json-negative": entry(refs=[[-5, -1, "abcd", "subresource", "link[href]", 1, None]]),
+        "json-bad-sri": entry(refs=[[0, 0, "", "subresource", "link[href]", 1, [9, 2, "md5"]]]),
+    }
+
+
+@pytest.mark.parametrize("name", list(hostile_blobs()))
+def test_hostile_parse_cache_entries_are_ignored_and_replaced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               name: str) -> None:
+    import sqlite3
+
+    want = reference(tmp_path)
+    forget_memo(monkeypatch)
+    site = write_tree(tmp_path / "site", CACHED_SITE)
+    hashdeploy.build(Settings(site=site, out=tmp_path / "warm"))
+    (db_file,) = sqlite_files()
+    blob = hostile_blobs()[name]
+    with sqlite3.connect(db_file) as db:
+        assert db.execute("SELECT count(*) FROM parsed").fetchone()[0] >= 4
+        db.execute("UPDATE parsed SET blob = ?", (blob,))
+    db.close()
+    forget_memo(monkeypatch)
+    from conftest import read_tree
+
+    hashdeploy.build(Settings(site=site, out=tmp_path / "ref"))  # same name as the reference: same manifest bytes
+    assert read_tree(tmp_path / "ref") == want
+    with sqlite3.connect(db_file) as db:
+        assert blob not in {row[0] for row in db.execute("SELECT blob FROM parsed")}, "re-parsed entries replace it"
+    db.close()
+
+
+def test_oversized_parse_cache_entry_is_never_loaded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlite3
+
+    from hashdeploy.engine import cache as cache_mod
+
+    want = reference(tmp_path)
+    forget_memo(monkeypatch)
+    site = write_tree(tmp_path / "site", CACHED_SITE)
+    hashdeploy.build(Settings(site=site, out=tmp_path / "warm"))
+    (db_file,) = sqlite_files()
+    monkeypatch.setattr(cache_mod, "_MAX_BLOB", 4096, raising=False)
+    with sqlite3.connect(db_file) as db:
+        db.execute("UPDATE parsed SET blob = CAST(? AS BLOB)", (" " * 10_000,))
+    db.close()
+    loads: list[int] = []
+    real = cache_mod.json.loads if hasattr(cache_mod, "json") else None
+    if real is not None:
+        monkeypatch.setattr(cache_mod.json, "loads", lambda b, *a, **k: loads.append(len(b)) or real(b, *a, **k))
+    forget_memo(monkeypatch)
+    from conftest import read_tree
+
+    hashdeploy.build(Settings(site=site, out=tmp_path / "ref"))
+    assert read_tree(tmp_path / "ref") == want
+    assert real is not None and all(n <= 4096 for n in loads)
+
+
+@pytest.mark.parametrize("damage", ["random", "truncated", "foreign-schema"])
+def test_a_corrupt_parse_cache_file_is_replaced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: str) -> None:
+    import sqlite3
+
+    want = reference(tmp_path)
+    forget_memo(monkeypatch)
+    site = write_tree(tmp_path / "site", CACHED_SITE)
+    hashdeploy.build(Settings(site=site, out=tmp_path / "warm"))
+    (db_file,) = sqlite_files()
+    if damage == "random":
+        db_file.write_bytes(os.urandom(8192))
+    elif damage == "truncated":
+        db_file.write_bytes(db_file.read_bytes()[:1500])
+    else:
+        db_file.unlink()
+        with sqlite3.connect(db_file) as db:
+            db.execute("CREATE TABLE parsed (sha TEXT, kind TEXT, blob BLOB, PRIMARY KEY (sha, kind))")
+            db.execute("CREATE TABLE notes (x)")
+            db.execute("CREATE TRIGGER t AFTER INSERT ON parsed BEGIN INSERT INTO notes VALUES (new.sha); END")
+        db.close()
+    forget_memo(monkeypatch)
+    from conftest import read_tree
+
+    hashdeploy.build(Settings(site=site, out=tmp_path / "ref"))
+    assert read_tree(tmp_path / "ref") == want
+    (db_file,) = sqlite_files()
+    with sqlite3.connect(db_file) as db:
+        assert db.execute("SELECT count(*) FROM parsed").fetchone()[0] >= 4, "the cache works again"
+        names = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'trigger')")}
+    db.close()
+    assert names == {"parsed"}
+
+
+def stamp_file() -> Path:
+    (path,) = sorted((cache_dir() / "builds").glob("*.json"))
+    return path
+
+
+@pytest.mark.parametrize("stamp", [b"[]", b"null", b"\xff\xfe garbage", b"{\"version\": 2, \"input\":", b"[" * 100_000,
+                                   b'{"version": 2, "input": 1, "manifest": [], "files": [], "rewritten": 3}'])
+def test_a_corrupt_freshness_stamp_means_not_fresh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stamp: bytes) -> None:
+    from conftest import read_tree
+
+    site = write_tree(tmp_path / "site", CACHED_SITE)
+    cfg = Settings(site=site, out=tmp_path / "out")
+    hashdeploy.build(cfg)
+    want = read_tree(tmp_path / "out")
+    stamp_file().write_bytes(stamp)
+    (tmp_path / "out" / "index.html").write_text("tampered")
+    result = hashdeploy.build(cfg)
+    assert read_tree(tmp_path / "out") == want and len(result.files) == len(CACHED_SITE)
+
+
+def test_a_consistent_but_hostile_stamp_and_manifest_are_not_trusted(tmp_path: Path) -> None:
+    """A stamp whose digests match a manifest with values of the wrong types (both from a restored cache)."""
+    import hashlib
+    import json
+
+    site = write_tree(tmp_path / "site", CACHED_SITE)
+    cfg = Settings(site=site, out=tmp_path / "out")
+    hashdeploy.build(cfg)
+    manifest_path = tmp_path / "out" / ".hashdeploy" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    for entry in manifest["files"].values():
+        entry["sha256"], entry["size"] = 5, "big"
+    manifest["assets"] = {"css/a.css": ["x"]}
+    manifest_path.write_text(json.dumps(manifest))
+    stamp = json.loads(stamp_file().read_text())
+    stamp["manifest"] = hashlib.sha256(manifest_path.read_bytes()).hexdigest()
+    stamp_file().write_text(json.dumps(stamp))
+    result = hashdeploy.build(cfg)
+    assert all(isinstance(f.sha256, str) and len(f.sha256) == 64 and isinstance(f.size, int) for f in result.files)
+    assert all(isinstance(v, str) for v in result.assets.values())
+    assert load_manifest(tmp_path / "out")["files"]["index.html"]["sha256"] != 5
