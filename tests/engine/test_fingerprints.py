@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import read_tree
+from conftest import MakeSite, read_tree
 
 from hashdeploy.engine import build
 from hashdeploy.model import BuildResult
@@ -117,7 +117,7 @@ def _classes(result: BuildResult) -> dict[str, set[tuple[str, bool]]]:
     return out
 
 
-def test_build_tool_hashed_subresources_are_fingerprinted_not_hashed_again(site, tmp_path: Path) -> None:
+def test_build_tool_hashed_subresources_are_fingerprinted_not_hashed_again(site: MakeSite, tmp_path: Path) -> None:
     keys = [k for k, _tool in BUILD_HASHED]
     root = site({"index.html": _page(keys)} | {k: _content(k) for k in keys})
     result = build(Settings(site=root, out=tmp_path / "o"))
@@ -127,7 +127,7 @@ def test_build_tool_hashed_subresources_are_fingerprinted_not_hashed_again(site,
         assert key not in result.assets, f"{key} already carries a build hash: not hashed a second time"
 
 
-def test_dated_and_counted_subresources_are_hashed(site, tmp_path: Path) -> None:
+def test_dated_and_counted_subresources_are_hashed(site: MakeSite, tmp_path: Path) -> None:
     keys = [k for k in NOT_HASHED if not k.startswith("_next/")]
     root = site({"index.html": _page(keys)} | {k: _content(k) for k in keys})
     result = build(Settings(site=root, out=tmp_path / "o"))
@@ -138,7 +138,7 @@ def test_dated_and_counted_subresources_are_hashed(site, tmp_path: Path) -> None
 
 @pytest.mark.parametrize("name", ["report_20240101.pdf", "report-3f2a9c0e.pdf", "handbook.5cf534bf.pdf",
                                   "photo-BeeRWYWd.png", "IMG_00012345.jpg"])
-def test_a_file_reached_only_by_navigation_is_never_fingerprinted(site, tmp_path: Path, name: str) -> None:
+def test_a_file_reached_only_by_navigation_is_never_fingerprinted(site: MakeSite, tmp_path: Path, name: str) -> None:
     """Even a name that looks hashed: a link's target may be replaced in place by a later build."""
     root = site({"index.html": f'<a href="docs/{name}">the report</a><iframe src="docs/frame-{name}"></iframe>',
                  f"docs/{name}": b"%PDF-1", f"docs/frame-{name}": b"%PDF-2"})
@@ -147,7 +147,7 @@ def test_a_file_reached_only_by_navigation_is_never_fingerprinted(site, tmp_path
     assert got[f"docs/frame-{name}"] == {("stable", True)}
 
 
-def test_unreferenced_files_are_fingerprinted_only_with_a_real_build_hash(site, tmp_path: Path) -> None:
+def test_unreferenced_files_are_fingerprinted_only_with_a_real_build_hash(site: MakeSite, tmp_path: Path) -> None:
     """Nothing hashdeploy sees points at them: a build tool's loader may compute their URLs (webpack chunk maps),
     so a real build hash still makes them immutable; a date does not."""
     root = site({"index.html": "<p>hi</p>", "assets/js/814f3328.5e6f7a8b.js": "1", "assets/orphan-BeeRWYWd.js": "2",
@@ -157,7 +157,7 @@ def test_unreferenced_files_are_fingerprinted_only_with_a_real_build_hash(site, 
     assert got["docs/report_20240101.pdf"] == got["img/IMG_00012345.jpg"] == {("stable", True)}
 
 
-def test_a_file_named_only_in_a_feed_is_not_fingerprinted(site, tmp_path: Path) -> None:
+def test_a_file_named_only_in_a_feed_is_not_fingerprinted(site: MakeSite, tmp_path: Path) -> None:
     """Feed readers follow <enclosure url> and links like a browser follows <a href>."""
     root = site({"index.html": "<p>hi</p>", "podcast.3f2a9c0e.mp3": b"ID3",
                  "feed.xml": '<rss><item><enclosure url="https://e.com/podcast.3f2a9c0e.mp3"/></item></rss>'})
@@ -165,7 +165,7 @@ def test_a_file_named_only_in_a_feed_is_not_fingerprinted(site, tmp_path: Path) 
     assert got["podcast.3f2a9c0e.mp3"] == {("stable", True)}
 
 
-def test_a_hash_named_file_named_in_code_is_fingerprinted(site, tmp_path: Path) -> None:
+def test_a_hash_named_file_named_in_code_is_fingerprinted(site: MakeSite, tmp_path: Path) -> None:
     """A chunk a script loads by a literal name it cannot rewrite (a worker, Vite's __vite__mapDeps): immutable."""
     root = site({"index.html": '<script src="app.js"></script>',
                  "app.js": 'new Worker("assets/search.5cf534bf.min.js");', "assets/search.5cf534bf.min.js": "1"})
@@ -173,7 +173,7 @@ def test_a_hash_named_file_named_in_code_is_fingerprinted(site, tmp_path: Path) 
     assert got["assets/search.5cf534bf.min.js"] == {("fingerprinted", True)}
 
 
-def test_an_edited_linked_pdf_changes_class_with_its_bytes(site, tmp_path: Path) -> None:
+def test_an_edited_linked_pdf_changes_class_with_its_bytes(site: MakeSite, tmp_path: Path) -> None:
     """The deploy skips a fingerprinted object already live: an edited PDF must be stable so it is re-uploaded."""
     root = site({"index.html": '<a href="report_20240101.pdf">report</a>', "report_20240101.pdf": b"%PDF v1"})
     first = {f.key: f for f in build(Settings(site=root, out=tmp_path / "o1")).files}
@@ -183,7 +183,7 @@ def test_an_edited_linked_pdf_changes_class_with_its_bytes(site, tmp_path: Path)
     assert first["report_20240101.pdf"].sha256 != second["report_20240101.pdf"].sha256
 
 
-def test_rerun_keeps_hashdeploys_own_names_whatever_digits_they_have(site, tmp_path: Path) -> None:
+def test_rerun_keeps_hashdeploys_own_names_whatever_digits_they_have(site: MakeSite, tmp_path: Path) -> None:
     """A hashdeploy hash may be all decimal digits (a few in a thousand are): a second run must not hash it again."""
     content = next(c for c in (PNG + str(i).encode() for i in range(100_000))
                    if hashlib.sha256(c).hexdigest()[:12].isdigit())

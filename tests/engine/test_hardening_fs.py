@@ -7,6 +7,8 @@ import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from conftest import RunCli, load_manifest, write_tree
@@ -374,7 +376,7 @@ def test_a_link_leaving_the_site_is_still_refused_among_loops(deadline: None, ru
 
 # 7. caches restored from a shared CI cache are checked, never trusted
 
-CACHED_SITE = {
+CACHED_SITE: dict[str, str | bytes] = {
     "index.html": '<link rel="stylesheet" href="css/a.css"><img src="img/logo.png"><script src="app.js"></script>',
     "css/a.css": "body{background:url(../img/logo.png)}\n.x{background:url('../img/logo.png')}",
     "app.js": "import('./b.js');\n//# sourceMappingURL=app.js.map\n",
@@ -485,9 +487,15 @@ def test_oversized_parse_cache_entry_is_never_loaded(tmp_path: Path, monkeypatch
         db.execute("UPDATE parsed SET blob = CAST(? AS BLOB)", (" " * 10_000,))
     db.close()
     loads: list[int] = []
-    real = cache_mod.json.loads if hasattr(cache_mod, "json") else None
-    if real is not None:
-        monkeypatch.setattr(cache_mod.json, "loads", lambda b, *a, **k: loads.append(len(b)) or real(b, *a, **k))
+    import json
+
+    real = json.loads
+
+    def counting(b: Any, *a: Any, **k: Any) -> Any:
+        loads.append(len(b))
+        return real(b, *a, **k)
+
+    monkeypatch.setattr(cache_mod, "json", SimpleNamespace(loads=counting, dumps=json.dumps))
     forget_memo(monkeypatch)
     from conftest import read_tree
 
