@@ -39,6 +39,9 @@ DEFAULT_FINGERPRINTS = (
     rf"(?:^|[.\-_~])(?=[0-9a-f]{{8,64}}[.\-_]){_HEX_RANDOM}[.\-_]",
     rf"(?:-(?={_B64}{{8}}\.)|\.(?={_B64}{{8,32}}\.)){_B64_RANDOM}",
     rf"(?:^|/)_next/static/(?:(?=[0-9a-f]{{8,64}}/){_HEX_RANDOM}|(?={_B64}{{8,64}}/){_B64_RANDOM}{_B64}+)/",
+    # VitePress page chunks, `<page>.md.<8 base64url>.js` and `.lean.js`: the `.md.` before the token says what it
+    # is, so any 8 characters count (`api-examples.md.DEXtoiyi.lean.js` has too few case changes for the rule above)
+    rf"\.md\.{_B64}{{8}}\.(?:lean\.)?js$",
 )
 HASHED_CACHE_CONTROL = "public, max-age=31536000, immutable"
 # Browsers revalidate stable files on every use (a cheap 304 thanks to the ETag); CloudFront may keep them

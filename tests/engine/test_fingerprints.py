@@ -192,3 +192,16 @@ def test_rerun_keeps_hashdeploys_own_names_whatever_digits_they_have(site: MakeS
     assert re.fullmatch(r"a\.\d{12}\.png", first.assets["a.png"])
     build(Settings(site=tmp_path / "o1", out=tmp_path / "o2"))
     assert read_tree(tmp_path / "o1") == read_tree(tmp_path / "o2")
+
+
+def test_vitepress_page_chunks_are_fingerprinted_whatever_their_token() -> None:
+    """VitePress builds a page chunk's URL at run time from `__VP_HASH_MAP__` (`assets/<page>.md.<hash>.lean.js`):
+    renaming it breaks every first load, so the `.md.` form counts as a build hash even with few case changes."""
+    from hashdeploy.engine.classify import fingerprint_matcher
+    from hashdeploy.settings import DEFAULT_FINGERPRINTS
+
+    carries = fingerprint_matcher(DEFAULT_FINGERPRINTS)
+    for key in ("assets/api-examples.md.DEXtoiyi.lean.js", "assets/api-examples.md.DEXtoiyi.js",
+                "assets/guide_index.md.abcdefgh.lean.js"):
+        assert carries(key), key
+    assert not carries("assets/notes.md.txt") and not carries("docs/readme.md.html")
