@@ -11,7 +11,7 @@ from bs4 import BeautifulSoup, Tag
 from bs4.filter import ElementFilter
 
 from hashdeploy.engine.refs.css import css_urls
-from hashdeploy.engine.refs.urls import html_attr_unescape
+from hashdeploy.engine.refs.urls import clean_url, html_attr_unescape
 from hashdeploy.model import RefKind
 
 SUB, NAV = RefKind.SUB, RefKind.NAV
@@ -196,7 +196,7 @@ def _links_a_page(tag: str) -> bool:
     m = _HREF.search(tag)
     if not m:
         return True
-    url = html_attr_unescape(m.group(1) or m.group(2) or m.group(3) or "")[0].strip()
+    url = clean_url(html_attr_unescape(m.group(1) or m.group(2) or m.group(3) or "")[0])
     path = url.split("#", 1)[0].split("?", 1)[0]
     ext = _FILE_EXT.search(path.rsplit("/", 1)[-1])
     return ext is None or ext.group(1).lower() in _PAGE_EXTS

@@ -46,7 +46,29 @@ def split_url(url: str) -> tuple[str, str]:
     return url[:cut], url[cut:]
 
 
-_SPACE = " \t\n\r\f"
+# ---------------------------------------------------------------------------------------------------------------
+# What a browser does to a URL string before resolving it (the WHATWG URL parser): strip leading and trailing C0
+# controls and spaces, remove every tab and newline, and, in http(s) URLs and relative ones (their base is http),
+# read a backslash before the query as a slash. `%2e` is a dot in "." and ".." segments.
+
+_C0_OR_SPACE = "".join(chr(c) for c in range(0x21))
+_TAB_OR_NEWLINE = str.maketrans("", "", "\t\n\r")
+_SPECIAL = frozenset({"http", "https", "ws", "wss", "ftp", "file"})
+_DOT = frozenset({".", "%2e"})
+_DOT_DOT = frozenset({"..", ".%2e", "%2e.", "%2e%2e"})
+
+
+def clean_url(url: str) -> str:
+    """`url` as the browser's URL parser reads it: trimmed, without tabs and newlines, `\\` as `/` where special."""
+    url = url.strip(_C0_OR_SPACE)
+    if "\t" in url or "\n" in url or "\r" in url:
+        url = url.translate(_TAB_OR_NEWLINE)
+    if "\\" in url:
+        m = _SCHEME.match(url)
+        if m is None or m.group()[:-1].lower() in _SPECIAL:
+            path, rest = split_url(url)
+            url = path.replace("\\", "/") + rest
+    return url
 
 
 def resolve(url: str, source_key: str, ctx: UrlContext, base_dir: str | None = None) -> tuple[str | None, str]:
@@ -59,7 +81,7 @@ def resolve(url: str, source_key: str, ctx: UrlContext, base_dir: str | None = N
 
 @lru_cache(maxsize=1 << 16)
 def _resolve(url: str, directory: str, ctx: UrlContext) -> tuple[str | None, str]:
-    url = url.strip(_SPACE)
+    url = clean_url(url)
     if not url:
         return None, "empty"
     if url.startswith("#"):
@@ -75,8 +97,8 @@ def _resolve(url: str, directory: str, ctx: UrlContext) -> tuple[str | None, str
     path, _suffix = split_url(url)
     if not path:
         return None, "self"
-    decoded = unquote(path) if "%" in path else path
-    if "\x00" in decoded or "\\" in decoded:
+    decoded = _decode_path(path)
+    if decoded is None:
         return None, "outside"
     if decoded.startswith("/"):
         if not decoded.startswith(ctx.base_path):
@@ -88,7 +110,7 @@ def _resolve(url: str, directory: str, ctx: UrlContext) -> tuple[str | None, str
         joined = rel
     else:
         joined = posixpath.join(directory, decoded)
-    is_dir = decoded.endswith("/") or decoded.endswith("/.") or decoded in (".", "..")
+    is_dir = decoded.endswith("/") or decoded.endswith("/.") or decoded.endswith("/..") or decoded in (".", "..")
     norm = posixpath.normpath(joined) if joined else "."
     if norm == ".." or norm.startswith("../") or norm.startswith("/"):
         return None, "outside"
@@ -97,6 +119,27 @@ def _resolve(url: str, directory: str, ctx: UrlContext) -> tuple[str | None, str
     if is_dir or not norm:
         norm = posixpath.join(norm, "index.html") if norm else "index.html"
     return norm, ""
+
+
+def _decode_path(path: str) -> str | None:
+    """The percent-decoded path, `%2e` dot segments read as dots; None for what no site file can be (a NUL, a
+    backslash, or dot segments made of encoded slashes, which S3 would take literally)."""
+    if "%" not in path:
+        return None if "\x00" in path or "\\" in path else path
+    segments = []
+    for seg in path.split("/"):
+        low = seg.lower()
+        if low in _DOT:
+            segments.append(".")
+        elif low in _DOT_DOT:
+            segments.append("..")
+        else:
+            seg = unquote(seg)
+            if "/" in seg and any(part in (".", "..") for part in seg.split("/")):
+                return None
+            segments.append(seg)
+    decoded = "/".join(segments)
+    return None if "\x00" in decoded or "\\" in decoded else decoded
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -250,18 +293,21 @@ def plain_decode(seg: str) -> str:
 def rewrite_url(raw: str, old_key: str, new_key: str, unescape: Unescaper = as_is) -> str:
     """Return `raw` with its file name changed from old_key's to new_key's.
 
-    Everything else stays as written: entities, escapes, surrounding spaces, query and fragment.
+    Everything else stays as written (entities, escapes, surrounding spaces, query, fragment), except what a
+    browser's URL parser reads differently from what it sees: backslashes in the path are written as `/`, and
+    tabs and newlines inside the path are dropped.
     """
     value, starts = unescape(raw)
     a, b = 0, len(value)
-    while a < b and value[a] in _SPACE:
+    while a < b and value[a] in _C0_OR_SPACE:
         a += 1
-    while b > a and value[b - 1] in _SPACE:
+    while b > a and value[b - 1] in _C0_OR_SPACE:
         b -= 1
     cut = min([i for i in (value.find("?", a, b), value.find("#", a, b)) if i != -1] or [b])
-    path = value[a:cut]
-    seg_at = path.rfind("/") + 1  # where the file name begins, in `path`
-    seg = path[seg_at:]
+    kept = [i for i in range(a, cut) if value[i] not in "\t\n\r"]  # the path characters the browser keeps
+    clean = "".join("/" if value[i] == "\\" else value[i] for i in kept)
+    seg_at = clean.rfind("/") + 1  # where the file name begins, in `kept`
+    seg = clean[seg_at:]
     old_name = old_key.rsplit("/", 1)[-1]
     new_name = new_key.rsplit("/", 1)[-1]
     stem, suffix = split_suffix(old_name)
@@ -269,6 +315,13 @@ def rewrite_url(raw: str, old_key: str, new_key: str, unescape: Unescaper = as_i
         not suffix or seg.endswith(suffix)
     ):
         # insert the hash before the suffix: the name keeps its spelling (entities, percent-encoding)
-        at = starts[cut - len(suffix)]
-        return raw[:at] + new_name[len(stem) : len(new_name) - len(suffix)] + raw[at:]
-    return raw[: starts[a + seg_at]] + quote(new_name, safe=_SAFE) + raw[starts[cut] :]
+        at, replace_from = len(kept) - len(suffix), None
+        new = new_name[len(stem) : len(new_name) - len(suffix)]
+    else:
+        at, replace_from = seg_at, seg_at
+        new = quote(new_name, safe=_SAFE)
+    # the raw text of each kept path character (entities and escapes as written), a backslash written as "/"
+    pieces = ["/" if value[i] == "\\" else raw[starts[i] : starts[i + 1]] for i in kept]
+    head = pieces[:at]
+    tail = [] if replace_from is not None else pieces[at:]
+    return raw[: starts[a]] + "".join(head) + new + "".join(tail) + raw[starts[cut] :]
