@@ -13,7 +13,7 @@ from hashdeploy.engine.cache import ParseCache, cache_dir_for
 from hashdeploy.engine.inventory import sha256_file
 from hashdeploy.engine.refs import MAX_PARSE_BYTES, decode, kind_of, parse
 from hashdeploy.engine.refs.edits import unescape_for
-from hashdeploy.engine.refs.urls import UrlContext, resolve
+from hashdeploy.engine.refs.urls import UrlContext, clean_url, resolve
 from hashdeploy.model import Asset, Parsed, Ref, RefKind
 from hashdeploy.settings import Settings
 
@@ -162,7 +162,8 @@ def _base_dir(source: str, base_href: str | None, ctx: UrlContext) -> str | None
     key, note = resolve(base_href, source, ctx)
     if key is None:
         return "\x00external" if note == "external" else None
-    return key.rpartition("/")[0] if not base_href.rstrip().endswith("/") else key[: -len("index.html")].rstrip("/")
+    path = clean_url(base_href).split("#", 1)[0].split("?", 1)[0]
+    return key.rpartition("/")[0] if not path.endswith("/") else key[: -len("index.html")].rstrip("/")
 
 
 def resolve_refs(parsed: dict[str, Parsed], keys: set[str], cfg: Settings) -> tuple[dict[str, list[Ref]], list[str]]:
@@ -178,7 +179,7 @@ def resolve_refs(parsed: dict[str, Parsed], keys: set[str], cfg: Settings) -> tu
         refs = []
         for raw in p.refs:
             url = unescape_for(raw.context)(raw.raw)
-            if base_dir == "\x00external" and not url.lstrip().startswith("/"):
+            if base_dir == "\x00external" and not clean_url(url).startswith("/"):
                 refs.append(Ref(source, raw, None, "external"))
                 continue
             target, note = resolve(url, source, ctx, base_dir)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from hashdeploy.engine.refs.urls import UrlContext, plain_decode, resolve, rewrite_url
+from hashdeploy.engine.refs.urls import UrlContext, resolve, rewrite_url
 
 CTX = UrlContext()
 DOCS = UrlContext(base_path="/docs/", site_url="https://example.com/docs/")
@@ -79,4 +79,4 @@ def test_base_dir_overrides_source_directory() -> None:
     ],
 )
 def test_rewrite_url_keeps_everything_but_the_name(raw: str, old: str, new: str, expected: str) -> None:
-    assert rewrite_url(raw, old, new, plain_decode) == expected
+    assert rewrite_url(raw, old, new) == expected

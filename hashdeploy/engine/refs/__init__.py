@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import bisect
 import codecs
-import json
 import re
 from collections.abc import Callable
 
@@ -183,11 +182,3 @@ def parse(data: bytes, kind: str) -> Parsed:
         warnings=tuple(warnings),
     )
 
-
-def json_unescape(raw: str) -> str:
-    """Decode a JSON string body."""
-    try:
-        value = json.loads('"' + raw + '"')
-    except ValueError:
-        return raw
-    return value if isinstance(value, str) else raw

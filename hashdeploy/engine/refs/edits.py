@@ -5,40 +5,43 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from functools import lru_cache
 
-from hashdeploy.engine.refs import encode, json_unescape
-from hashdeploy.engine.refs.css import css_unescape
-from hashdeploy.engine.refs.urls import html_value, plain_decode, rewrite_url
+from hashdeploy.engine.refs import encode
+from hashdeploy.engine.refs.urls import (
+    Unescaper,
+    as_is,
+    compose,
+    css_unescape_map,
+    html_attr_unescape,
+    json_unescape_map,
+    rewrite_url,
+)
 from hashdeploy.model import Parsed, Ref, RefKind
 
-
-def _css_in_attribute(s: str) -> str:
-    return css_unescape(html_value(s))
+_STYLE_ATTRIBUTE = compose(html_attr_unescape, css_unescape_map)
 
 
-def _as_is(s: str) -> str:
-    return s
+@lru_cache(maxsize=64)
+def unescaper_for(context: str) -> Unescaper:
+    """How a raw URL of this context is unescaped (entities, CSS or JSON escapes), with a map back to the raw text.
+
+    Percent-decoding comes after, on the URL itself.
+    """
+    if context == "style attribute":
+        return _STYLE_ATTRIBUTE
+    if context.startswith("css") or context == "<style>":
+        return css_unescape_map
+    if context.startswith("manifest"):
+        return json_unescape_map
+    if context.startswith("js"):
+        return as_is
+    return html_attr_unescape
 
 
 @lru_cache(maxsize=64)
 def unescape_for(context: str) -> Callable[[str], str]:
-    """How a raw URL of this context is unescaped (entities, CSS or JSON escapes) before percent-decoding."""
-    if context == "style attribute":
-        return _css_in_attribute
-    if context.startswith("css") or context == "<style>":
-        return css_unescape
-    if context.startswith("manifest"):
-        return json_unescape
-    if context.startswith("js"):
-        return _as_is
-    return html_value
-
-
-@lru_cache(maxsize=64)
-def decoder_for(context: str) -> Callable[[str], str]:
-    """How a raw URL of this context is decoded into the path a browser requests (one function per context,
-    so rewrite_url's cache can key on it)."""
-    unescape = unescape_for(context)
-    return lambda s: plain_decode(unescape(s))
+    """How a raw URL of this context is unescaped before it is resolved (the URL the browser parses)."""
+    unescape = unescaper_for(context)
+    return lambda s: unescape(s)[0]
 
 
 def replacements(
@@ -55,7 +58,7 @@ def replacements(
             continue
         new_key = names.get(r.target)
         if new_key is not None:
-            new_raw = rewrite_url(r.raw.raw, r.target, new_key, decoder_for(r.raw.context))
+            new_raw = rewrite_url(r.raw.raw, r.target, new_key, unescaper_for(r.raw.context))
             if new_raw != r.raw.raw:
                 edits.append((r.raw.start, r.raw.end, new_raw))
         if integrity is not None and r.raw.sri is not None:

@@ -11,6 +11,7 @@ from bs4 import BeautifulSoup, Tag
 from bs4.filter import ElementFilter
 
 from hashdeploy.engine.refs.css import css_urls
+from hashdeploy.engine.refs.urls import clean_url, html_attr_unescape
 from hashdeploy.model import RefKind
 
 SUB, NAV = RefKind.SUB, RefKind.NAV
@@ -80,13 +81,22 @@ def attr_spans(text: str, pos: int) -> tuple[dict[str, tuple[int, int]], int]:
 
 
 def srcset_spans(value: str, offset: int) -> Iterator[tuple[int, int]]:
-    """Yield the spans of the URLs in a srcset value."""
-    for m in _SRCSET_URL.finditer(value):
+    """Yield the spans of the URLs in a srcset value (an attribute's raw text: split once its entities are decoded)."""
+    decoded, starts = html_attr_unescape(value)
+    for m in _SRCSET_URL.finditer(decoded):
         s, e = m.span(1)
-        while e > s and value[e - 1] == ",":
+        while e > s and decoded[e - 1] == ",":
             e -= 1
         if e > s:
-            yield offset + s, offset + e
+            yield offset + starts[s], offset + starts[e]
+
+
+def style_spans(value: str, offset: int) -> Iterator[tuple[int, int]]:
+    """Yield the spans of the URLs in a style attribute's raw text: its CSS is read once its entities are decoded
+    (`url(&quot;a.png&quot;)`, as React writes inline styles, is `url("a.png")`)."""
+    decoded, starts = html_attr_unescape(value)
+    for s, e, _ctx in css_urls(decoded):
+        yield offset + starts[s], offset + starts[e]
 
 
 def _tag_refs(tag: Tag, text: str, pos: int) -> Iterator[Span]:
@@ -116,7 +126,7 @@ def _tag_refs(tag: Tag, text: str, pos: int) -> Iterator[Span]:
             yield span[0], span[1], kind, f"{name}[{attr}]", sri if attr in ("src", "href") else None
     style = spans.get("style")
     if style and style[1] > style[0]:
-        for s, e, _ctx in css_urls(text[style[0] : style[1]], style[0]):
+        for s, e in style_spans(text[style[0] : style[1]], style[0]):
             yield s, e, SUB, "style attribute", None
     if name == "style":
         close = _STYLE_END.search(text, end)
@@ -186,7 +196,7 @@ def _links_a_page(tag: str) -> bool:
     m = _HREF.search(tag)
     if not m:
         return True
-    url = (m.group(1) or m.group(2) or m.group(3) or "").strip()
+    url = clean_url(html_attr_unescape(m.group(1) or m.group(2) or m.group(3) or "")[0])
     path = url.split("#", 1)[0].split("?", 1)[0]
     ext = _FILE_EXT.search(path.rsplit("/", 1)[-1])
     return ext is None or ext.group(1).lower() in _PAGE_EXTS

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import html.entities
 import posixpath
 import re
 from collections.abc import Callable
@@ -45,6 +46,31 @@ def split_url(url: str) -> tuple[str, str]:
     return url[:cut], url[cut:]
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# What a browser does to a URL string before resolving it (the WHATWG URL parser): strip leading and trailing C0
+# controls and spaces, remove every tab and newline, and, in http(s) URLs and relative ones (their base is http),
+# read a backslash before the query as a slash. `%2e` is a dot in "." and ".." segments.
+
+_C0_OR_SPACE = "".join(chr(c) for c in range(0x21))
+_TAB_OR_NEWLINE = str.maketrans("", "", "\t\n\r")
+_SPECIAL = frozenset({"http", "https", "ws", "wss", "ftp", "file"})
+_DOT = frozenset({".", "%2e"})
+_DOT_DOT = frozenset({"..", ".%2e", "%2e.", "%2e%2e"})
+
+
+def clean_url(url: str) -> str:
+    """`url` as the browser's URL parser reads it: trimmed, without tabs and newlines, `\\` as `/` where special."""
+    url = url.strip(_C0_OR_SPACE)
+    if "\t" in url or "\n" in url or "\r" in url:
+        url = url.translate(_TAB_OR_NEWLINE)
+    if "\\" in url:
+        m = _SCHEME.match(url)
+        if m is None or m.group()[:-1].lower() in _SPECIAL:
+            path, rest = split_url(url)
+            url = path.replace("\\", "/") + rest
+    return url
+
+
 def resolve(url: str, source_key: str, ctx: UrlContext, base_dir: str | None = None) -> tuple[str | None, str]:
     """Resolve `url` found in `source_key` to a site key, or return (None, why not)."""
     directory = base_dir if base_dir is not None else posixpath.dirname(source_key)
@@ -55,7 +81,7 @@ def resolve(url: str, source_key: str, ctx: UrlContext, base_dir: str | None = N
 
 @lru_cache(maxsize=1 << 16)
 def _resolve(url: str, directory: str, ctx: UrlContext) -> tuple[str | None, str]:
-    url = url.strip(" \t\n\r\f")
+    url = clean_url(url)
     if not url:
         return None, "empty"
     if url.startswith("#"):
@@ -71,8 +97,8 @@ def _resolve(url: str, directory: str, ctx: UrlContext) -> tuple[str | None, str
     path, _suffix = split_url(url)
     if not path:
         return None, "self"
-    decoded = unquote(path) if "%" in path else path
-    if "\x00" in decoded or "\\" in decoded:
+    decoded = _decode_path(path)
+    if decoded is None:
         return None, "outside"
     if decoded.startswith("/"):
         if not decoded.startswith(ctx.base_path):
@@ -84,7 +110,7 @@ def _resolve(url: str, directory: str, ctx: UrlContext) -> tuple[str | None, str
         joined = rel
     else:
         joined = posixpath.join(directory, decoded)
-    is_dir = decoded.endswith("/") or decoded.endswith("/.") or decoded in (".", "..")
+    is_dir = decoded.endswith("/") or decoded.endswith("/.") or decoded.endswith("/..") or decoded in (".", "..")
     norm = posixpath.normpath(joined) if joined else "."
     if norm == ".." or norm.startswith("../") or norm.startswith("/"):
         return None, "outside"
@@ -95,22 +121,163 @@ def _resolve(url: str, directory: str, ctx: UrlContext) -> tuple[str | None, str
     return norm, ""
 
 
-@lru_cache(maxsize=1 << 16)
-def rewrite_url(raw: str, old_key: str, new_key: str, decode: Callable[[str], str]) -> str:
-    """Return `raw` with its file name changed from old_key's to new_key's; all else stays as written."""
-    path, rest = split_url(raw)
-    slash = path.rfind("/")
-    head, seg = path[: slash + 1], path[slash + 1 :]
-    old_name = old_key.rsplit("/", 1)[-1]
-    new_name = new_key.rsplit("/", 1)[-1]
-    stem, suffix = split_suffix(old_name)
-    if new_name.startswith(stem) and new_name.endswith(suffix) and decode(seg) == old_name:
-        insert = new_name[len(stem) : len(new_name) - len(suffix)]
-        if suffix and seg.endswith(suffix):
-            return head + seg[: len(seg) - len(suffix)] + insert + suffix + rest
-        if not suffix:
-            return head + seg + insert + rest
-    return head + quote(new_name, safe=_SAFE) + rest
+def _decode_path(path: str) -> str | None:
+    """The percent-decoded path, `%2e` dot segments read as dots; None for what no site file can be (a NUL, a
+    backslash, or dot segments made of encoded slashes, which S3 would take literally)."""
+    if "%" not in path:
+        return None if "\x00" in path or "\\" in path else path
+    segments = []
+    for seg in path.split("/"):
+        low = seg.lower()
+        if low in _DOT:
+            segments.append(".")
+        elif low in _DOT_DOT:
+            segments.append("..")
+        else:
+            seg = unquote(seg)
+            if "/" in seg and any(part in (".", "..") for part in seg.split("/")):
+                return None
+            segments.append(seg)
+    decoded = "/".join(segments)
+    return None if "\x00" in decoded or "\\" in decoded else decoded
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Unescaping a raw reference (entities, CSS or JSON escapes) with a map back to the raw text, so a rewrite changes
+# only the bytes it must and keeps every entity and escape as written. `starts[i]` is where the raw text of decoded
+# character i begins; `starts[len(value)] == len(raw)`.
+
+Unescaped = tuple[str, tuple[int, ...]]
+Unescaper = Callable[[str], Unescaped]
+
+
+def as_is(raw: str) -> Unescaped:
+    """No escapes (JavaScript specifiers, already decoded values)."""
+    return raw, tuple(range(len(raw) + 1))
+
+
+_CHARREF = re.compile(r"&(?:#[xX]([0-9a-fA-F]+);?|#([0-9]+);?|([A-Za-z][A-Za-z0-9]*;?))")
+_LONGEST_ENTITY = max(len(k) for k in html.entities.html5)
+
+
+def html_attr_unescape(raw: str) -> Unescaped:
+    """Decode character references as the HTML parser does in an attribute value.
+
+    Numeric references (`&#47;`, `&#x2F;`, with or without `;`) and named ones (`&quot;`, `&sol;`, `&period;`);
+    a legacy name without `;` (`&amp`, `&copy`) followed by `=` or an alphanumeric stays as written
+    (`?a=1&copy=2` is not `?a=1©=2`).
+    """
+    if "&" not in raw:
+        return as_is(raw)
+    out: list[str] = []
+    starts: list[int] = []
+    pos = 0
+    for m in _CHARREF.finditer(raw):
+        text, end = _charref(raw, m)
+        if text is None:
+            continue  # stays as written, copied with the text around it
+        out.extend(raw[pos : m.start()])
+        starts.extend(range(pos, m.start()))
+        out.extend(text)
+        starts.extend([m.start()] + [end] * (len(text) - 1))  # a second character is zero-width, at the end
+        pos = end
+    out.extend(raw[pos:])
+    starts.extend(range(pos, len(raw) + 1))
+    return "".join(out), tuple(starts)
+
+
+def _charref(raw: str, m: re.Match[str]) -> tuple[str | None, int]:
+    """(decoded text, end of the reference in raw) or (None, _) when it stays as written."""
+    if m.group(1) is not None or m.group(2) is not None:
+        return html.unescape(m.group()), m.end()
+    name = m.group(3)
+    if name.endswith(";") and name in html.entities.html5:
+        return html.entities.html5[name], m.end()
+    bare = name.rstrip(";")
+    for k in range(min(len(bare), _LONGEST_ENTITY), 1, -1):
+        prefix = bare[:k]
+        if prefix in html.entities.html5:  # a legacy entity, valid without its semicolon
+            end = m.start() + 1 + k
+            nxt = raw[end : end + 1]
+            if nxt == "=" or nxt.isalnum():
+                return None, end
+            return html.entities.html5[prefix], end
+    return None, m.end()
+
+
+_CSS_ESCAPE = re.compile(r"\\(?:([0-9a-fA-F]{1,6})(?:\r\n|[ \t\n\r\f])?|(\r\n|[\n\r\f])|(.))", re.S)
+
+
+def css_unescape_map(raw: str) -> Unescaped:
+    """Undo CSS escapes (`\\2f`, `\\/`, `\\ `; a backslash before a newline is a line continuation)."""
+    if "\\" not in raw:
+        return as_is(raw)
+    out: list[str] = []
+    starts: list[int] = []
+    pos = 0
+    for m in _CSS_ESCAPE.finditer(raw):
+        for i in range(pos, m.start()):
+            out.append(raw[i])
+            starts.append(i)
+        if m.group(1) is not None:
+            code = int(m.group(1), 16)
+            out.append(chr(code) if 0 < code < 0x110000 and not 0xD800 <= code < 0xE000 else "\ufffd")
+            starts.append(m.start())
+        elif m.group(3) is not None:
+            out.append(m.group(3))
+            starts.append(m.start())
+        pos = m.end()
+    for i in range(pos, len(raw)):
+        out.append(raw[i])
+        starts.append(i)
+    starts.append(len(raw))
+    return "".join(out), tuple(starts)
+
+
+_JSON_ESCAPE = re.compile(r'\\(?:u([0-9a-fA-F]{4})(?:\\u([0-9a-fA-F]{4}))?|(["\\/bfnrt]))')
+_JSON_SIMPLE = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
+
+
+def json_unescape_map(raw: str) -> Unescaped:
+    """Undo JSON string escapes (`\\/`, `\\u002f`, surrogate pairs)."""
+    if "\\" not in raw:
+        return as_is(raw)
+    out: list[str] = []
+    starts: list[int] = []
+    pos = 0
+    for m in _JSON_ESCAPE.finditer(raw):
+        for i in range(pos, m.start()):
+            out.append(raw[i])
+            starts.append(i)
+        end = m.end()
+        if m.group(3) is not None:
+            text = _JSON_SIMPLE[m.group(3)]
+        else:
+            hi = int(m.group(1), 16)
+            lo = int(m.group(2), 16) if m.group(2) else None
+            if lo is not None and 0xD800 <= hi < 0xDC00 and 0xDC00 <= lo < 0xE000:
+                text = chr(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00))
+            else:
+                text = chr(hi)
+                end = m.start() + 6
+        out.append(text)
+        starts.append(m.start())
+        pos = end
+    for i in range(pos, len(raw)):
+        out.append(raw[i])
+        starts.append(i)
+    starts.append(len(raw))
+    return "".join(out), tuple(starts)
+
+
+def compose(outer: Unescaper, inner: Unescaper) -> Unescaper:
+    """Unescape with `outer` (say HTML entities of an attribute), then `inner` (CSS escapes of its style)."""
+    def both(raw: str) -> Unescaped:
+        first, map1 = outer(raw)
+        second, map2 = inner(first)
+        return second, tuple(map1[i] for i in map2)
+
+    return both
 
 
 def plain_decode(seg: str) -> str:
@@ -118,6 +285,43 @@ def plain_decode(seg: str) -> str:
     return unquote(seg) if "%" in seg else seg
 
 
-def html_value(raw: str) -> str:
-    """Decode an attribute value as the browser sees it (character references)."""
-    return html.unescape(raw) if "&" in raw else raw
+# ---------------------------------------------------------------------------------------------------------------
+# Rewriting
+
+
+@lru_cache(maxsize=1 << 16)
+def rewrite_url(raw: str, old_key: str, new_key: str, unescape: Unescaper = as_is) -> str:
+    """Return `raw` with its file name changed from old_key's to new_key's.
+
+    Everything else stays as written (entities, escapes, surrounding spaces, query, fragment), except what a
+    browser's URL parser reads differently from what it sees: backslashes in the path are written as `/`, and
+    tabs and newlines inside the path are dropped.
+    """
+    value, starts = unescape(raw)
+    a, b = 0, len(value)
+    while a < b and value[a] in _C0_OR_SPACE:
+        a += 1
+    while b > a and value[b - 1] in _C0_OR_SPACE:
+        b -= 1
+    cut = min([i for i in (value.find("?", a, b), value.find("#", a, b)) if i != -1] or [b])
+    kept = [i for i in range(a, cut) if value[i] not in "\t\n\r"]  # the path characters the browser keeps
+    clean = "".join("/" if value[i] == "\\" else value[i] for i in kept)
+    seg_at = clean.rfind("/") + 1  # where the file name begins, in `kept`
+    seg = clean[seg_at:]
+    old_name = old_key.rsplit("/", 1)[-1]
+    new_name = new_key.rsplit("/", 1)[-1]
+    stem, suffix = split_suffix(old_name)
+    if new_name.startswith(stem) and new_name.endswith(suffix) and plain_decode(seg) == old_name and (
+        not suffix or seg.endswith(suffix)
+    ):
+        # insert the hash before the suffix: the name keeps its spelling (entities, percent-encoding)
+        at, replace_from = len(kept) - len(suffix), None
+        new = new_name[len(stem) : len(new_name) - len(suffix)]
+    else:
+        at, replace_from = seg_at, seg_at
+        new = quote(new_name, safe=_SAFE)
+    # the raw text of each kept path character (entities and escapes as written), a backslash written as "/"
+    pieces = ["/" if value[i] == "\\" else raw[starts[i] : starts[i + 1]] for i in kept]
+    head = pieces[:at]
+    tail = [] if replace_from is not None else pieces[at:]
+    return raw[: starts[a]] + "".join(head) + new + "".join(tail) + raw[starts[cut] :]
