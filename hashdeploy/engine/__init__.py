@@ -7,12 +7,13 @@ from pathlib import Path
 from hashdeploy.engine.cache import cache_dir_for
 from hashdeploy.engine.classify import Plan, make_plan
 from hashdeploy.engine.freshness import input_digest, load_fresh, save
+from hashdeploy.engine.guard import check_target
 from hashdeploy.engine.inventory import scan
 from hashdeploy.engine.manifest import MANIFEST_PATH, read_manifest_files, to_json
 from hashdeploy.engine.parse import hash_all, parse_all, resolve_refs
 from hashdeploy.engine.reemit import retarget, superseded
 from hashdeploy.engine.rename import Sink, State, assemble, prior_assets
-from hashdeploy.engine.write import NullSink, StagingSink, UpdateSink, check_target, commit, discard, new_staging
+from hashdeploy.engine.write import NullSink, StagingSink, UpdateSink, commit, discard, new_staging
 from hashdeploy.errors import StrictModeError
 from hashdeploy.model import Asset, BuildResult, Parsed, Progress, Quiet, Ref
 from hashdeploy.settings import Settings, deploy_target
