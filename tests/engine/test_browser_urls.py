@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import MakeSite
 
 from hashdeploy.engine import build
 from hashdeploy.engine.refs import parse
@@ -143,7 +144,7 @@ def test_parser_reports_the_whole_attribute_value() -> None:
     assert [r.raw for r in refs] == [" img\\logo.png\n", "im\tg/logo.png"]
 
 
-def test_build_rewrites_what_the_browser_loads(site, tmp_path: Path) -> None:
+def test_build_rewrites_what_the_browser_loads(site: MakeSite, tmp_path: Path) -> None:
     page = ('<link rel="stylesheet" href="css\\site.css">'
             '<img src="img\\logo.png"><img src=" \x01img/logo.png\t"><img src="im\ng/logo.png">'
             '<img src="./img/../img/%6Cogo.png?v=1\\2#x"><img src="img/%2e%2e/img/logo.png">'

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from bs4 import BeautifulSoup
+from conftest import MakeSite
 
 from hashdeploy.engine import build
 from hashdeploy.engine.refs import parse
@@ -101,13 +102,13 @@ def _assert_every_subresource_exists(out: Path, page: str) -> list[str]:
     soup = BeautifulSoup((out / page).read_text(encoding="utf-8"), "html.parser")
     found = []
     for tag in soup.find_all(True):
-        urls = [tag[a] for a in ("src", "poster") if tag.has_attr(a)]
+        urls = [str(tag[a]) for a in ("src", "poster") if tag.has_attr(a)]
         if tag.name == "link" and tag.has_attr("href"):
-            urls.append(tag["href"])
+            urls.append(str(tag["href"]))
         if tag.has_attr("srcset"):
-            urls += [c.split()[0] for c in tag["srcset"].split(",") if c.strip()]
+            urls += [c.split()[0] for c in str(tag["srcset"]).split(",") if c.strip()]
         if tag.has_attr("style"):
-            urls += [m.group(2) for m in re.finditer(r"""url\((['"]?)(.*?)\1\)""", tag["style"])]
+            urls += [m.group(2) for m in re.finditer(r"""url\((['"]?)(.*?)\1\)""", str(tag["style"]))]
         for url in urls:
             path = url.split("?", 1)[0].split("#", 1)[0]
             assert (out / path).is_file(), f"{page}: {url} does not exist in the output"
@@ -116,7 +117,7 @@ def _assert_every_subresource_exists(out: Path, page: str) -> list[str]:
 
 
 @pytest.mark.parametrize("q", QUOTES)
-def test_inline_style_image_is_rewritten_with_its_renamed_file(site, tmp_path: Path, q: str) -> None:
+def test_inline_style_image_is_rewritten_with_its_renamed_file(site: MakeSite, tmp_path: Path, q: str) -> None:
     """The image is renamed (a stylesheet and an <img> load it) and its original removed: the style must follow."""
     page = (f'<link rel="stylesheet" href="css/site.css"><img src="img/a.png">'
             f'<div style="background-image: url({q}img/a.png{q})">hero</div>')
@@ -130,7 +131,7 @@ def test_inline_style_image_is_rewritten_with_its_renamed_file(site, tmp_path: P
     assert len(_assert_every_subresource_exists(out, "index.html")) == 3
 
 
-def test_every_attribute_with_references_is_rewritten_in_its_own_style(site, tmp_path: Path) -> None:
+def test_every_attribute_with_references_is_rewritten_in_its_own_style(site: MakeSite, tmp_path: Path) -> None:
     page = ('<link rel="stylesheet" href="css&#47;site.css">'
             '<img src="img&sol;a&period;png" srcset="img&#x2F;a.png 1x&#44; img/b.png 2x">'
             '<video src="media/v&#46;mp4" poster="img/p&amp;q.png"></video>'
@@ -145,7 +146,9 @@ def test_every_attribute_with_references_is_rewritten_in_its_own_style(site, tmp
     text = (out / "index.html").read_text()
 
     def h(key: str) -> str:
-        return re.search(r"\.([0-9a-f]{12})\.", result.assets[key]).group(1)
+        m = re.search(r"\.([0-9a-f]{12})\.", result.assets[key])
+        assert m is not None
+        return m.group(1)
 
     assert text == (f'<link rel="stylesheet" href="css&#47;site.{h("css/site.css")}.css">'
                     f'<img src="img&sol;a.{h("img/a.png")}&period;png" srcset="img&#x2F;a.{h("img/a.png")}.png 1x&#44; '
@@ -155,7 +158,7 @@ def test_every_attribute_with_references_is_rewritten_in_its_own_style(site, tmp
                     f'<img src="img/caf&eacute;.{h("img/café.png")}.png">')
 
 
-def test_a_link_written_with_entities_keeps_its_target(site, tmp_path: Path) -> None:
+def test_a_link_written_with_entities_keeps_its_target(site: MakeSite, tmp_path: Path) -> None:
     """<a href="img&#47;a&period;png"> is a link to the image: it must stay at its URL beside the hashed copy."""
     root = site({"index.html": '<img src="img/a.png"><a href="img&#47;a&period;png">full size</a>', "img/a.png": PNG})
     out = tmp_path / "o"
