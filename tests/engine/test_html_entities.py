@@ -18,7 +18,8 @@ from conftest import MakeSite
 from hashdeploy.engine import build
 from hashdeploy.engine.refs import parse
 from hashdeploy.engine.refs.edits import unescape_for, unescaper_for
-from hashdeploy.engine.refs.urls import html_attr_unescape, rewrite_url
+from hashdeploy.engine.refs.unescape import html_attr_unescape
+from hashdeploy.engine.refs.urls import rewrite_url
 from hashdeploy.settings import Settings
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(64))

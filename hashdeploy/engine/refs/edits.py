@@ -6,15 +6,8 @@ from collections.abc import Callable, Mapping
 from functools import lru_cache
 
 from hashdeploy.engine.refs import encode
-from hashdeploy.engine.refs.urls import (
-    Unescaper,
-    as_is,
-    compose,
-    css_unescape_map,
-    html_attr_unescape,
-    json_unescape_map,
-    rewrite_url,
-)
+from hashdeploy.engine.refs.unescape import Unescaper, as_is, compose, css_unescape_map, html_attr_unescape, json_unescape_map
+from hashdeploy.engine.refs.urls import rewrite_url
 from hashdeploy.model import Parsed, Ref, RefKind
 
 _STYLE_ATTRIBUTE = compose(html_attr_unescape, css_unescape_map)

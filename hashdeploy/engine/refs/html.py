@@ -11,7 +11,8 @@ from bs4 import BeautifulSoup, Tag
 from bs4.filter import ElementFilter
 
 from hashdeploy.engine.refs.css import css_urls
-from hashdeploy.engine.refs.urls import clean_url, html_attr_unescape
+from hashdeploy.engine.refs.unescape import html_attr_unescape
+from hashdeploy.engine.refs.urls import clean_url
 from hashdeploy.model import RefKind
 
 SUB, NAV = RefKind.SUB, RefKind.NAV
