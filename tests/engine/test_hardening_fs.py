@@ -662,3 +662,78 @@ def test_file_and_folder_swap_deploys_to_s3(run, aws, tmp_path: Path) -> None:
         if "api/index.html" in files:
             assert b"api docs" in objects["api/index.html"]
 
+
+PAUSING_DEPLOY = """
+import os, sys, time
+from pathlib import Path
+from hashdeploy.backends import local
+
+real = local.LocalBackend.upload
+first = [True]
+
+def upload(self, items, tick):
+    if first[0]:  # the first upload of the deploy: its build is done, nothing is uploaded yet
+        first[0] = False
+        Path(os.environ["PAUSED"]).touch()
+        end = time.monotonic() + 120
+        while not Path(os.environ["GO"]).exists() and time.monotonic() < end:
+            time.sleep(0.05)
+    return real(self, items, tick)
+
+local.LocalBackend.upload = upload
+from hashdeploy.cli.main import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def consistent(www: Path) -> dict[str, str]:
+    """Every object current.json lists holds the bytes it records; returns {key: text} of the HTML pages."""
+    import hashlib
+    import json
+
+    record = json.loads((www / ".hashdeploy" / "current.json").read_text())
+    for key, o in record["objects"].items():
+        assert hashlib.sha256((www / key).read_bytes()).hexdigest() == o["sha256"], key
+    return {k: (www / k).read_text() for k in record["objects"] if k.endswith(".html")}
+
+
+def test_two_deploys_of_one_site_at_once_take_turns_with_the_build_folder(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    site = write_tree(tmp_path / "site", {"index.html": '<link rel="stylesheet" href="a.css"><p>one</p>',
+                                          "a.css": "p{color:red}", "img/x.png": RED})
+    env = dict(os.environ, PAUSED=str(tmp_path / "paused"), GO=str(tmp_path / "go"), PYTHONPATH=str(Path.cwd()))
+    first = subprocess.Popen([sys.executable, "-c", PAUSING_DEPLOY, str(site), "--target", (tmp_path / "www1").as_uri(),
+                              "--quiet"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    second = None
+    try:
+        end = time.monotonic() + 120
+        while not (tmp_path / "paused").exists():
+            assert first.poll() is None and time.monotonic() < end, first.communicate()
+            time.sleep(0.05)
+        # the site is rebuilt, and deployed elsewhere, while the first deploy uploads from the build folder
+        write_tree(site, {"index.html": '<link rel="stylesheet" href="a.css"><p>two</p>', "a.css": "p{color:tan}"})
+        err_file = tmp_path / "second.err"
+        with open(err_file, "w") as err:
+            second = subprocess.Popen([sys.executable, "-m", "hashdeploy", str(site), "--target",
+                                       (tmp_path / "www2").as_uri(), "--quiet"], env=env, stderr=err, text=True)
+        while second.poll() is None and "waiting" not in err_file.read_text():
+            assert time.monotonic() < end
+            time.sleep(0.05)
+        waited = second.poll() is None
+        (tmp_path / "go").touch()
+        out, err1 = first.communicate(timeout=120)
+        assert first.returncode == 0, err1
+        assert second.wait(timeout=120) == 0, err_file.read_text()
+    finally:
+        (tmp_path / "go").touch()
+        for p in (first, second):
+            if p is not None and p.poll() is None:
+                p.kill()
+                p.wait()
+    assert waited, "the second deploy went on while the first one used the build folder"
+    message = err_file.read_text()
+    assert message.count("\n") == 1 and message.startswith("hashdeploy: waiting for another run (pid "), message
+    assert "<p>one</p>" in consistent(tmp_path / "www1")["index.html"]
+    assert "<p>two</p>" in consistent(tmp_path / "www2")["index.html"]
