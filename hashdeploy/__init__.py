@@ -56,24 +56,24 @@ def deploy(settings: Settings, *, built: BuildResult | None = None, target: Targ
     import shutil
     import tempfile
 
-    from hashdeploy.engine.cache import build_dir
+    from hashdeploy.engine.cache import build_dir, build_folder_lock
     from hashdeploy.publish.run import deploy as publish
 
     tmp = None
     try:
-        if built is None:
-            out = settings.out or build_dir(settings)
-            if out is None:
-                tmp = Path(tempfile.mkdtemp(prefix="hashdeploy-build-"))
-                out = tmp / "site"
-            # the cache's build folder is only read by this deploy: update it in place
-            built = build(dataclasses.replace(settings, out=out), dry_run=dry_run, progress=progress,
-                          update=settings.out is None)
-        else:
-            out = settings.out or settings.site
-        target = target or open_target(settings)
-        report = publish(built, out, target.backend, settings, served_prefix=target.served_prefix, cdn=target.cdn,
-                         dry_run=dry_run, progress=progress, break_lock=break_lock, invalidate=invalidate)
+        out = settings.out or (build_dir(settings) if built is None else settings.site)
+        if out is None:
+            tmp = Path(tempfile.mkdtemp(prefix="hashdeploy-build-"))
+            out = tmp / "site"
+        # the cache's build folder is shared by the deploys of this site: locked from its update to the commit
+        with build_folder_lock(settings, out):
+            if built is None:
+                # the cache's build folder is only read by deploys: update it in place
+                built = build(dataclasses.replace(settings, out=out), dry_run=dry_run, progress=progress,
+                              update=settings.out is None)
+            target = target or open_target(settings)
+            report = publish(built, out, target.backend, settings, served_prefix=target.served_prefix, cdn=target.cdn,
+                             dry_run=dry_run, progress=progress, break_lock=break_lock, invalidate=invalidate)
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -6,6 +6,7 @@ import fcntl
 import hashlib
 import os
 import secrets
+import shutil
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -31,13 +32,16 @@ class LocalBackend:
         return path
 
     def _atomic_write(self, path: Path, write: Callable[[int], None]) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        self._make_parent(path)
         fd, tmp = _new_temp(path.parent)
         try:
             write(fd)
             os.fsync(fd)
             os.close(fd)
-            os.replace(tmp, path)
+            if path.is_dir() and not path.is_symlink():
+                _replace_folder(Path(tmp), path)
+            else:
+                os.replace(tmp, path)
         except BaseException:
             try:
                 os.close(fd)
@@ -46,6 +50,26 @@ class LocalBackend:
             if os.path.exists(tmp):
                 os.unlink(tmp)
             raise
+
+    def _make_parent(self, path: Path) -> None:
+        """Create path's folder; a file standing where a folder must go (the site replaced `api` with
+        `api/index.html`) moves to the store of replaced stable bodies, where rollback finds it."""
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            return
+        except (FileExistsError, NotADirectoryError):
+            pass
+        root = self.root.resolve()
+        rel = path.parent.relative_to(root).parts
+        for i in range(1, len(rel) + 1):
+            ancestor = root.joinpath(*rel[:i])
+            if ancestor.is_symlink():
+                ancestor.unlink()
+            elif ancestor.exists() and not ancestor.is_dir():
+                kept = self._path(STABLE_STORE + _sha256(ancestor))
+                kept.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(ancestor, kept)  # the same bytes if it exists: its name is their hash
+        path.parent.mkdir(parents=True, exist_ok=True)
 
     def read_record(self, name: str) -> bytes | None:
         """Read .hashdeploy/<name>."""
@@ -96,16 +120,28 @@ class LocalBackend:
         return out
 
     def copy_objects(self, pairs: Sequence[tuple[str, Upload]], tick: Tick) -> None:
-        """Copy files within the target, each through a temporary file and a rename."""
-        self.upload([replace(dest, path=self._path(src)) for src, dest in pairs], tick)
+        """Copy files within the target, each through a temporary file and a rename.
+
+        A source already moved to the stable store (a file a folder of the same name replaced) is there.
+        """
+        items = []
+        for src, dest in pairs:
+            path = self._path(src)
+            if not path.is_file() and dest.key.startswith(STABLE_STORE) and self._path(dest.key).is_file():
+                tick(1)
+                continue
+            items.append(replace(dest, path=path))
+        self.upload(items, tick)
 
     def delete_objects(self, keys: Sequence[str]) -> list[tuple[str, str]]:
         """Remove files; collect failures."""
         errors = []
         for key in keys:
+            path = self._path(key)
             try:
-                self._path(key).unlink()
-            except FileNotFoundError:
+                if not path.is_dir() or path.is_symlink():  # a folder now stands there: the file is gone
+                    path.unlink()
+            except (FileNotFoundError, NotADirectoryError):  # gone, or its folder is now a file
                 pass
             except OSError as exc:
                 errors.append((key, exc.strerror or str(exc)))
@@ -133,6 +169,32 @@ class LocalBackend:
     def wait_invalidation(self, invalidation_id: str, timeout: float) -> bool:
         """Nothing to wait for."""
         return True
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _replace_folder(tmp: Path, path: Path) -> None:
+    """Put the file tmp where a folder is (the site replaced `api/index.html` with `api`), in one step where the
+    kernel can swap them; the folder's files left the site with it."""
+    from hashdeploy.engine.write import exchange
+
+    if exchange(tmp, path):
+        shutil.rmtree(tmp, ignore_errors=True)
+        return
+    old = path.with_name(tmp.name + ".old")
+    os.rename(path, old)
+    try:
+        os.replace(tmp, path)
+    except OSError:
+        os.rename(old, path)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _new_temp(directory: Path) -> tuple[int, str]:

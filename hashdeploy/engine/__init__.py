@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hashdeploy.engine.cache import cache_dir_for
+from hashdeploy.engine.cache import build_folder_lock, cache_dir_for
 from hashdeploy.engine.classify import Plan, make_plan
 from hashdeploy.engine.freshness import input_digest, load_fresh, save
 from hashdeploy.engine.guard import check_target
@@ -25,6 +25,13 @@ def build(cfg: Settings, *, dry_run: bool = False, progress: Progress | None = N
     update=True rewrites only the files that changed in an earlier output (no staging tree and swap): for
     build directories nobody reads while they change, such as a deploy's or a watch's.
     """
+    if update and not dry_run:  # the cache's build folder is shared by every deploy of this site: one at a time
+        with build_folder_lock(cfg, cfg.out or cfg.site):
+            return _build(cfg, dry_run, progress, update)
+    return _build(cfg, dry_run, progress, update)
+
+
+def _build(cfg: Settings, dry_run: bool, progress: Progress | None, update: bool) -> BuildResult:
     progress = progress or Quiet()
     where = deploy_target(cfg)
     deploy_dir = Path(where[1]) if where is not None and where[0] == "file" else None

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import sqlite3
-from collections.abc import Iterable
+import sys
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 
 from hashdeploy.model import Parsed, RawRef, RefKind
@@ -39,6 +43,56 @@ def build_dir(cfg: Settings) -> Path | None:
         return None
     digest = hashlib.sha256(str(cfg.site.resolve()).encode()).hexdigest()[:24]
     return root / "sites" / digest / "site"
+
+
+_HELD: dict[str, int] = {}  # build-folder locks this process holds, and how deep
+_THREADS: dict[str, threading.RLock] = {}
+_GUARD = threading.Lock()
+
+
+def build_folder_lock(cfg: Settings, folder: Path) -> AbstractContextManager[None]:
+    """Hold the lock of the cache's build folder while it is updated and deployed from (nothing if folder is
+    another directory): two deploys of one site must not rewrite it under each other."""
+    shared = build_dir(cfg)
+    if shared is None or shared.resolve() != folder.resolve():
+        return nullcontext()
+    return _flock(shared)
+
+
+@contextmanager
+def _flock(folder: Path) -> Iterator[None]:
+    """An exclusive flock on a file beside folder, re-entrant within this process; a second process waits (saying so)."""
+    lock_file = folder.parent / "lock"
+    key = str(lock_file)
+    with _GUARD:
+        threads = _THREADS.setdefault(key, threading.RLock())
+    with threads:
+        if _HELD.get(key):
+            _HELD[key] += 1
+            try:
+                yield
+            finally:
+                _HELD[key] -= 1
+            return
+        lock_file.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
+                print(f"hashdeploy: waiting for another run (pid {holder}) using the build folder {folder}; "
+                      "Ctrl-C stops", file=sys.stderr, flush=True)
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            _HELD[key] = 1
+            try:
+                yield
+            finally:
+                _HELD[key] = 0
+        finally:
+            os.close(fd)  # releases the flock
 
 
 # An entry is JSON (data only: nothing in it can run) with every field's type checked on load; a cache restored

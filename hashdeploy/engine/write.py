@@ -122,6 +122,22 @@ class UpdateSink(StagingSink):
         self.kept.add(key)
         return sha256 is not None and self.prior.get(key) == sha256 and (self.root / key).is_file()
 
+    def _path(self, key: str) -> Path:
+        """The path to write key at, making room where the previous build had a file for a folder or back
+        (`api` -> `api/index.html`): what stands in the way is stale, as no build has both."""
+        try:
+            path = super()._path(key)
+        except (FileExistsError, NotADirectoryError):
+            parts = key.split("/")[:-1]
+            for i in range(1, len(parts) + 1):
+                ancestor = self.root.joinpath(*parts[:i])
+                if ancestor.is_symlink() or (ancestor.exists() and not ancestor.is_dir()):
+                    ancestor.unlink()
+            path = super()._path(key)
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        return path
+
     def write(self, key: str, data: bytes, sha256: str | None = None) -> None:
         """Write bytes to key unless they are already there."""
         if self._same(key, sha256):
@@ -150,10 +166,20 @@ class UpdateSink(StagingSink):
     def remove_stale(self) -> None:
         """Delete files of the previous build that this one did not produce."""
         for key in sorted(set(self.prior) - self.kept):
+            path = self.root / key
             try:
-                (self.root / key).unlink()
-            except FileNotFoundError:
-                pass
+                if path.is_dir() and not path.is_symlink():
+                    continue  # a file the new build replaced with a folder of the same name
+                path.unlink()
+            except (FileNotFoundError, NotADirectoryError):  # gone, or its folder became a file
+                continue
+            for parent in path.parents:  # folders the new build no longer has
+                if parent == self.root or not parent.is_relative_to(self.root):
+                    break
+                try:
+                    parent.rmdir()
+                except OSError:
+                    break
 
 
 def _overwrite(path: Path, data: bytes) -> None:
@@ -195,7 +221,7 @@ def new_staging(target: Path) -> Path:
         raise OutputError(f"{parent}: cannot create a staging directory ({exc.strerror}); check permissions") from None
 
 
-def _exchange(a: Path, b: Path) -> bool:
+def exchange(a: Path, b: Path) -> bool:
     """Atomically swap two paths with renameat2(RENAME_EXCHANGE); False where unsupported."""
     try:
         libc = ctypes.CDLL(None, use_errno=True)
@@ -211,7 +237,7 @@ def commit(staging: Path, target: Path) -> None:
     if not target.exists():
         os.rename(staging, target)
         return
-    if _exchange(staging, target):
+    if exchange(staging, target):
         shutil.rmtree(staging, ignore_errors=True)
         return
     backup = Path(str(staging) + ".old")

@@ -578,3 +578,178 @@ def test_a_consistent_but_hostile_stamp_and_manifest_are_not_trusted(tmp_path: P
     assert all(isinstance(f.sha256, str) and len(f.sha256) == 64 and isinstance(f.size, int) for f in result.files)
     assert all(isinstance(v, str) for v in result.assets.values())
     assert load_manifest(tmp_path / "out")["files"]["index.html"]["sha256"] != 5
+
+
+# 4. a file replaced by a folder of the same name, and back
+
+API_FILE = {"index.html": '<link rel="stylesheet" href="css/site.css"><a href="api">api</a>', "css/site.css": "p{}",
+            "api": '{"version": 1}'}
+API_DIR = {"index.html": '<link rel="stylesheet" href="css/site.css"><a href="api/">api</a>', "css/site.css": "p{}",
+           "api/index.html": '<link rel="stylesheet" href="app.css"><p>api docs</p>', "api/app.css": "p{color:red}",
+           "api/deep/er/page.html": "<p>deeper</p>"}
+API_FILE_2 = dict(API_FILE, api='{"version": 2}')
+FLIPS = [API_FILE, API_DIR, API_FILE_2, API_DIR]
+
+
+def set_site(root: Path, files: dict[str, str]) -> Path:
+    if root.exists():
+        shutil.rmtree(root)
+    return write_tree(root, dict(files))
+
+
+def served(root: Path, files: dict[str, str]) -> None:
+    """root serves the pages of `files` (bytes of files other than HTML, which links rewrite)."""
+    assert (root / "index.html").is_file()
+    for key, text in files.items():
+        if not key.endswith((".html", ".css")):
+            assert (root / key).read_text() == text, key
+    if "api/index.html" in files:
+        page = (root / "api" / "index.html").read_text()
+        assert "api docs" in page
+        css = page.split('href="')[1].split('"')[0]
+        assert (root / "api" / css).read_text() == "p{color:red}"
+        assert (root / "api" / "deep" / "er" / "page.html").is_file()
+
+
+@pytest.mark.parametrize("mode", ["out", "in-place", "cached-build-folder"])
+def test_file_and_folder_swap_builds(run, tmp_path: Path, mode: str) -> None:
+    from hashdeploy.engine.cache import build_dir
+
+    site, out = tmp_path / "site", tmp_path / "out"
+    for files in FLIPS:
+        set_site(site, files)
+        if mode == "out":
+            code, _, err = run(site, "--out", out)
+            where = out
+        elif mode == "in-place":
+            code, _, err = run(site)
+            where = site
+        else:  # what a deploy without --out does: update the cache's build folder in place
+            cfg = Settings(site=site)
+            where = build_dir(cfg)  # type: ignore[assignment]
+            hashdeploy.build(Settings(site=site, out=where), update=True)
+            code, err = 0, ""
+        assert code == 0, err
+        served(where, files)
+        assert sorted(load_manifest(where)["files"]) == sorted(
+            k for k in snapshot_tree(where) if not k.endswith("/") and not k.startswith(".hashdeploy"))
+
+
+def test_file_and_folder_swap_deploys_to_a_directory(run, tmp_path: Path) -> None:
+    import hashlib
+
+    site, www = tmp_path / "site", tmp_path / "www"
+    for files in FLIPS:
+        set_site(site, files)
+        code, _, err = run(site, "--target", www.as_uri(), "--quiet")
+        assert code == 0, err
+        served(www, files)
+        # the replaced `api` file is kept for rollback, though hashed files under api/ went up before it moved
+        kept = hashlib.sha256(API_FILE["api"].encode()).hexdigest()
+        assert files is API_FILE or (www / ".hashdeploy" / "stable" / kept).read_text() == API_FILE["api"]
+    assert not [k for k in snapshot_tree(www) if ".hashdeploy-" in k], "no temporary file or folder left"
+    # roll back to the file, then forward to the folder again
+    code, _, err = run("rollback", "--target", www.as_uri())
+    assert code == 0, err
+    served(www, API_FILE_2)
+    assert (www / "api").is_file()
+
+
+def test_file_and_folder_swap_deploys_with_out(run, tmp_path: Path) -> None:
+    site, www, out = tmp_path / "site", tmp_path / "www", tmp_path / "out"
+    for files in FLIPS:
+        set_site(site, files)
+        code, _, err = run(site, "--out", out, "--target", www.as_uri(), "--quiet")
+        assert code == 0, err
+        served(out, files)
+        served(www, files)
+
+
+def test_file_and_folder_swap_deploys_to_s3(run, aws, tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    for files in FLIPS:
+        set_site(site, files)
+        code, _, err = run(site, "--bucket", aws.bucket, "--distribution-id", aws.distribution_id, "--quiet")
+        assert code == 0, err
+        objects = aws.objects()
+        for key, text in files.items():
+            if not key.endswith((".html", ".css")):
+                assert objects[key].decode() == text
+        if "api/index.html" in files:
+            assert b"api docs" in objects["api/index.html"]
+
+
+PAUSING_DEPLOY = """
+import os, sys, time
+from pathlib import Path
+from hashdeploy.backends import local
+
+real = local.LocalBackend.upload
+first = [True]
+
+def upload(self, items, tick):
+    if first[0]:  # the first upload of the deploy: its build is done, nothing is uploaded yet
+        first[0] = False
+        Path(os.environ["PAUSED"]).touch()
+        end = time.monotonic() + 120
+        while not Path(os.environ["GO"]).exists() and time.monotonic() < end:
+            time.sleep(0.05)
+    return real(self, items, tick)
+
+local.LocalBackend.upload = upload
+from hashdeploy.cli.main import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def consistent(www: Path) -> dict[str, str]:
+    """Every object current.json lists holds the bytes it records; returns {key: text} of the HTML pages."""
+    import hashlib
+    import json
+
+    record = json.loads((www / ".hashdeploy" / "current.json").read_text())
+    for key, o in record["objects"].items():
+        assert hashlib.sha256((www / key).read_bytes()).hexdigest() == o["sha256"], key
+    return {k: (www / k).read_text() for k in record["objects"] if k.endswith(".html")}
+
+
+def test_two_deploys_of_one_site_at_once_take_turns_with_the_build_folder(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    site = write_tree(tmp_path / "site", {"index.html": '<link rel="stylesheet" href="a.css"><p>one</p>',
+                                          "a.css": "p{color:red}", "img/x.png": RED})
+    env = dict(os.environ, PAUSED=str(tmp_path / "paused"), GO=str(tmp_path / "go"), PYTHONPATH=str(Path.cwd()))
+    first = subprocess.Popen([sys.executable, "-c", PAUSING_DEPLOY, str(site), "--target", (tmp_path / "www1").as_uri(),
+                              "--quiet"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    second = None
+    try:
+        end = time.monotonic() + 120
+        while not (tmp_path / "paused").exists():
+            assert first.poll() is None and time.monotonic() < end, first.communicate()
+            time.sleep(0.05)
+        # the site is rebuilt, and deployed elsewhere, while the first deploy uploads from the build folder
+        write_tree(site, {"index.html": '<link rel="stylesheet" href="a.css"><p>two</p>', "a.css": "p{color:tan}"})
+        err_file = tmp_path / "second.err"
+        with open(err_file, "w") as err:
+            second = subprocess.Popen([sys.executable, "-m", "hashdeploy", str(site), "--target",
+                                       (tmp_path / "www2").as_uri(), "--quiet"], env=env, stderr=err, text=True)
+        while second.poll() is None and "waiting" not in err_file.read_text():
+            assert time.monotonic() < end
+            time.sleep(0.05)
+        waited = second.poll() is None
+        (tmp_path / "go").touch()
+        out, err1 = first.communicate(timeout=120)
+        assert first.returncode == 0, err1
+        assert second.wait(timeout=120) == 0, err_file.read_text()
+    finally:
+        (tmp_path / "go").touch()
+        for p in (first, second):
+            if p is not None and p.poll() is None:
+                p.kill()
+                p.wait()
+    assert waited, "the second deploy went on while the first one used the build folder"
+    message = err_file.read_text()
+    assert message.count("\n") == 1 and message.startswith("hashdeploy: waiting for another run (pid "), message
+    assert "<p>one</p>" in consistent(tmp_path / "www1")["index.html"]
+    assert "<p>two</p>" in consistent(tmp_path / "www2")["index.html"]
