@@ -11,7 +11,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from conftest import RunCli, load_manifest, write_tree
+from conftest import AwsWorld, RunCli, load_manifest, write_tree
 
 import hashdeploy
 from hashdeploy.engine import parse as parse_mod
@@ -612,7 +612,7 @@ def served(root: Path, files: dict[str, str]) -> None:
 
 
 @pytest.mark.parametrize("mode", ["out", "in-place", "cached-build-folder"])
-def test_file_and_folder_swap_builds(run, tmp_path: Path, mode: str) -> None:
+def test_file_and_folder_swap_builds(run: RunCli, tmp_path: Path, mode: str) -> None:
     from hashdeploy.engine.cache import build_dir
 
     site, out = tmp_path / "site", tmp_path / "out"
@@ -635,7 +635,7 @@ def test_file_and_folder_swap_builds(run, tmp_path: Path, mode: str) -> None:
             k for k in snapshot_tree(where) if not k.endswith("/") and not k.startswith(".hashdeploy"))
 
 
-def test_file_and_folder_swap_deploys_to_a_directory(run, tmp_path: Path) -> None:
+def test_file_and_folder_swap_deploys_to_a_directory(run: RunCli, tmp_path: Path) -> None:
     import hashlib
 
     site, www = tmp_path / "site", tmp_path / "www"
@@ -655,7 +655,7 @@ def test_file_and_folder_swap_deploys_to_a_directory(run, tmp_path: Path) -> Non
     assert (www / "api").is_file()
 
 
-def test_file_and_folder_swap_deploys_with_out(run, tmp_path: Path) -> None:
+def test_file_and_folder_swap_deploys_with_out(run: RunCli, tmp_path: Path) -> None:
     site, www, out = tmp_path / "site", tmp_path / "www", tmp_path / "out"
     for files in FLIPS:
         set_site(site, files)
@@ -665,7 +665,7 @@ def test_file_and_folder_swap_deploys_with_out(run, tmp_path: Path) -> None:
         served(www, files)
 
 
-def test_file_and_folder_swap_deploys_to_s3(run, aws, tmp_path: Path) -> None:
+def test_file_and_folder_swap_deploys_to_s3(run: RunCli, aws: AwsWorld, tmp_path: Path) -> None:
     site = tmp_path / "site"
     for files in FLIPS:
         set_site(site, files)
