@@ -17,6 +17,9 @@ DEFAULT_STABLE = (
     "/.well-known/**", "*.rss", "*.atom", "feed.xml", "atom.xml", "rss.xml", "index.xml", "feed.json",
     "sw.js", "service-worker.js", "serviceworker.js", "/CNAME", "/_redirects", "/_headers",
     "/browserconfig.xml", "/crossdomain.xml", "/humans.txt", "/ads.txt", "/security.txt", "/.nojekyll",
+    # web app manifests: an installed app follows its manifest's URL (any file <link rel="manifest"> names is
+    # kept too; these also cover a manifest linked by script)
+    "*.webmanifest", "manifest.json",
 )
 # Build tools' content hashes in file names. A pattern is searched in the file name, or in the site path when it
 # contains "/". The token must look random, because a name that only looks like one (a date, a counter, a camera's

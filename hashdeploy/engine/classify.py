@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import unquote
 
+from hashdeploy.engine.refs.urls import MANIFEST_LINK
 from hashdeploy.globs import matches
 from hashdeploy.model import Ref, RefKind
 from hashdeploy.settings import Settings
@@ -23,10 +24,11 @@ class Plan:
     stable: dict[str, str]  # key -> why it keeps its name
     fingerprint_like: frozenset[str]  # names that already carry a build tool's hash (never hashed a second time)
     keep_copy: dict[str, str]  # renamable keys that also stay at their own URL -> why
-    # keys reached only by navigation (<a href>, <iframe>, forms, feeds), never loaded as a subresource: never
-    # fingerprinted, however hash-like their names (an edited PDF behind <a href> must be revalidated). A file
-    # nothing visible points at may still be fingerprinted: build tools' loaders compute their chunks' URLs.
-    nav_only: frozenset[str] = frozenset()
+    # keys never fingerprinted, however hash-like their names: those reached only by navigation (<a href>, <iframe>,
+    # forms, feeds), which may be replaced in place under the same name (an edited PDF must be revalidated), and web
+    # app manifests, whose URL installed apps follow. A file nothing visible points at may still be fingerprinted:
+    # build tools' loaders compute their chunks' URLs.
+    never_fingerprinted: frozenset[str] = frozenset()
 
 
 def _first(refs: list[Ref]) -> str:
@@ -128,12 +130,15 @@ def make_plan(keys: list[str], refs: dict[str, list[Ref]], mentions: dict[str, t
     """
     sub_in: dict[str, list[Ref]] = defaultdict(list)
     nav_in: dict[str, list[Ref]] = defaultdict(list)
+    manifests: dict[str, list[Ref]] = defaultdict(list)  # linked by <link rel="manifest">: apps update from that URL
     edges: dict[str, list[str]] = {}
     for source, found in refs.items():
         targets = []
         for r in found:
             if r.target is None:
                 continue
+            if r.raw.context == MANIFEST_LINK:
+                manifests[r.target].append(r)
             if r.raw.kind is RefKind.SUB:
                 sub_in[r.target].append(r)
                 targets.append(r.target)
@@ -147,16 +152,20 @@ def make_plan(keys: list[str], refs: dict[str, list[Ref]], mentions: dict[str, t
     stable: dict[str, str] = {}
     keep_copy: dict[str, str] = {}
     fingerprint_like = set()
-    nav_only = set()
+    never_fingerprinted = set()
     for key in keys:
         if carries_hash(key):
             fingerprint_like.add(key)
-        if (key in nav_in or key in in_feeds) and key not in sub_in and matches(key, cfg.hashed) is None:
-            nav_only.add(key)
+        forced = matches(key, cfg.hashed) is not None
+        if not forced and (key in manifests or ((key in nav_in or key in in_feeds) and key not in sub_in)):
+            never_fingerprinted.add(key)
         if (p := matches(key, cfg.stable)) is not None:
             stable[key] = f"matches the stable pattern {p!r}"
         elif (p := matches(key, cfg.hashed)) is not None:
             renamable[key] = f"matches the hash pattern {p!r}"
+        elif key in manifests:
+            stable[key] = (f"fetched at a fixed URL (the web app manifest of {_first(manifests[key])}: installed apps "
+                           "update from its URL)")
         elif (p := matches(key, cfg.default_stable)) is not None:
             stable[key] = "an HTML page" if p in ("*.html", "*.htm", "*.xhtml") else f"fetched at a fixed URL ({p})"
         elif key in pinned:
@@ -174,4 +183,4 @@ def make_plan(keys: list[str], refs: dict[str, list[Ref]], mentions: dict[str, t
     nodes = sorted(edges)
     order = tuple(c for c in tarjan(nodes, edges) if any(k in edges for k in c))
     return Plan(order=order, renamable=renamable, stable=stable, fingerprint_like=frozenset(fingerprint_like),
-                keep_copy=keep_copy, nav_only=frozenset(nav_only))
+                keep_copy=keep_copy, never_fingerprinted=frozenset(never_fingerprinted))

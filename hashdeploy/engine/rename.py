@@ -190,7 +190,7 @@ def _emit(state: State, key: str, data: bytes | None, unchanged: bool) -> None:
             record(key, FileClass.STABLE, plan.keep_copy[key])
         return
     put(key)
-    if key in plan.fingerprint_like and key not in plan.nav_only and unchanged and not _is_pattern_stable(state, key):
+    if key in plan.fingerprint_like and key not in plan.never_fingerprinted and unchanged and not _is_pattern_stable(state, key):
         record(key, FileClass.FINGERPRINTED, "its name already carries the build tool's content hash")
     elif key in plan.renamable:
         record(key, FileClass.STABLE, "its build-tool hash no longer matches rewritten bytes, and it cannot be renamed")

@@ -32,7 +32,7 @@ def test_python_dash_m(tmp_path: Path) -> None:
 def test_summary_line(run: RunCli, tmp_path: Path) -> None:
     code, out, err = run(DEMO, "--out", tmp_path / "o")
     assert code == 0 and err == ""
-    assert out.startswith("hashdeploy: 23 files: 14 hashed, 0 fingerprinted, 9 stable; 8 rewritten; wrote ")
+    assert out.startswith("hashdeploy: 23 files: 13 hashed, 0 fingerprinted, 10 stable; 8 rewritten; wrote ")
 
 
 def test_dry_run_explains_each_file(run: RunCli, tmp_path: Path) -> None:

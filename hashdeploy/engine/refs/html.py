@@ -12,7 +12,7 @@ from bs4.filter import ElementFilter
 
 from hashdeploy.engine.refs.css import css_urls
 from hashdeploy.engine.refs.unescape import html_attr_unescape
-from hashdeploy.engine.refs.urls import clean_url
+from hashdeploy.engine.refs.urls import MANIFEST_LINK, clean_url
 from hashdeploy.model import RefKind
 
 SUB, NAV = RefKind.SUB, RefKind.NAV
@@ -105,6 +105,7 @@ def _tag_refs(tag: Tag, text: str, pos: int) -> Iterator[Span]:
     spans, end = attr_spans(text, pos)
     name = tag.name
     wanted: list[tuple[str, RefKind, bool]] = list(_URL_ATTRS.get(name, ()))
+    rels: set[str] = set()
     if name == "link":
         rels = {r.lower() for r in (tag.get_attribute_list("rel") or []) if r}
         kind = SUB if rels & _SUB_RELS or "shortcut" in rels else NAV
@@ -123,6 +124,8 @@ def _tag_refs(tag: Tag, text: str, pos: int) -> Iterator[Span]:
         if is_srcset:
             for s, e in srcset_spans(text[span[0] : span[1]], span[0]):
                 yield s, e, kind, f"{name}[{attr}]", None
+        elif name == "link" and attr == "href" and "manifest" in rels:
+            yield span[0], span[1], kind, MANIFEST_LINK, None
         else:
             yield span[0], span[1], kind, f"{name}[{attr}]", sri if attr in ("src", "href") else None
     style = spans.get("style")

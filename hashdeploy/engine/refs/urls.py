@@ -12,6 +12,9 @@ from hashdeploy.engine.content_types import split_suffix
 from hashdeploy.engine.refs.unescape import Unescaper, as_is
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
+# The context of a <link rel="manifest"> reference. Browsers key an installed web app's updates by its manifest's
+# URL, so what it points at keeps its name (and is revalidated), whatever it is called; its icons may be hashed.
+MANIFEST_LINK = "link[rel=manifest]"
 # Characters left as they are when a new file name has to be percent-encoded from scratch.
 _SAFE = "-._~!$*+,;=:@"
 
