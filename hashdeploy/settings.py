@@ -173,7 +173,7 @@ class Settings:
     fingerprint_patterns: tuple[str, ...] = setting(
         DEFAULT_FINGERPRINTS, "regex on file names that already carry a build tool's hash (replaces the defaults)",
         scope=ENGINE, flag="--fingerprint-pattern", metavar="REGEX", check=_regexes,
-        show="hex `[.-_]<8–64 hex>.` and Vite's `-<8 base64url>.`")
+        show="hex and base64url tokens that look random (never dates or counters), VitePress `.md.<hash>.js`, Next.js build ids")
     sri: bool = setting(False, "add integrity= to scripts and stylesheets", scope=ENGINE)
     strict: bool = setting(False, "treat warnings (missing files, references outside the site) as errors",
                            scope=ENGINE)
