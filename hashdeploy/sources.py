@@ -13,7 +13,8 @@ from typing import Any
 from hashdeploy.errors import ConfigError
 from hashdeploy.settings import Settings, options
 
-_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+# the words a boolean setting may be written as (environment variables, HASHDEPLOY_DEPLOY)
+TRUE_WORDS, FALSE_WORDS = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
 def env_list(raw: str) -> tuple[str, ...]:
@@ -40,9 +41,9 @@ def coerce(f: Field[Any], value: Any, errors: list[str], source: str) -> Any:
         if kind is bool:
             if isinstance(value, str):
                 low = value.strip().lower()
-                if low not in _TRUE + _FALSE:
+                if low not in TRUE_WORDS + FALSE_WORDS:
                     raise ValueError(value)
-                return low in _TRUE
+                return low in TRUE_WORDS
             if not isinstance(value, bool):
                 raise ValueError(value)
             return value

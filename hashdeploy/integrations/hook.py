@@ -11,9 +11,7 @@ from urllib.parse import urlsplit
 import hashdeploy
 from hashdeploy.errors import ConfigError, StrictModeError
 from hashdeploy.settings import Settings, deploy_target, options
-from hashdeploy.sources import load_settings
-
-_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+from hashdeploy.sources import FALSE_WORDS, TRUE_WORDS, load_settings
 
 
 def env_switch(env: Mapping[str, str], name: str) -> bool | None:
@@ -21,9 +19,9 @@ def env_switch(env: Mapping[str, str], name: str) -> bool | None:
     raw = env.get(name, "").strip().lower()
     if not raw:
         return None
-    if raw not in _TRUE + _FALSE:
-        raise ConfigError(f"{name}={env[name]!r} is not one of {', '.join(_TRUE + _FALSE)}")
-    return raw in _TRUE
+    if raw not in TRUE_WORDS + FALSE_WORDS:
+        raise ConfigError(f"{name}={env[name]!r} is not one of {', '.join(TRUE_WORDS + FALSE_WORDS)}")
+    return raw in TRUE_WORDS
 
 
 def wants_deploy(option: object, env: Mapping[str, str]) -> bool:
