@@ -99,8 +99,8 @@ def rollback(settings: Settings, deploy_id: str | None = None, *, target: Target
 def prune(settings: Settings, *, target: Target | None = None, dry_run: bool = False,
           break_lock: bool = False) -> PruneReport:
     """Delete what no retained deploy needs (settings keep, older_than, max_deletes, delete_removed)."""
+    from hashdeploy.checks import parse_age
     from hashdeploy.publish.prune import prune as run
-    from hashdeploy.settings import parse_age
 
     t = target or open_target(settings, "prune")
     return run(t.backend, settings, keep=settings.keep, older_than=parse_age(settings.older_than),

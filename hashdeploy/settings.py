@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
-import os
-import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import MISSING, Field, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from hashdeploy.checks import (
+    Check,
+    age_check,
+    at_least_check,
+    between,
+    distribution_ids_check,
+    header_check,
+    matches_check,
+    regexes_check,
+    rules_check,
+    target_check,
+    urls_check,
+)
 from hashdeploy.errors import ConfigError
 
 # Files whose URL must not change, whatever references them.
@@ -54,16 +65,16 @@ STABLE_CDN_SUFFIX = ", s-maxage=86400"
 
 # Who accepts a setting: the commands, plus "mkdocs" for the MkDocs plugin's options.
 BUILD, DEPLOY, WATCH, HISTORY, ROLLBACK, PRUNE = "build", "deploy", "watch", "history", "rollback", "prune"
+DOCTOR = "doctor"
 MKDOCS, SPHINX, PELICAN = "mkdocs", "sphinx", "pelican"
-SCOPES = (BUILD, DEPLOY, WATCH, HISTORY, ROLLBACK, PRUNE, MKDOCS, SPHINX, PELICAN)
+SCOPES = (BUILD, DEPLOY, WATCH, HISTORY, ROLLBACK, PRUNE, DOCTOR, MKDOCS, SPHINX, PELICAN)
 HOOKS = frozenset({MKDOCS, SPHINX, PELICAN})  # site generators' hooks: they process their output, may deploy it
 ENGINE = frozenset({BUILD, DEPLOY, WATCH}) | HOOKS  # what processing a site reads
-TARGET = frozenset({DEPLOY, WATCH, HISTORY, ROLLBACK, PRUNE}) | HOOKS  # where the live site is
+TARGET = frozenset({DEPLOY, WATCH, HISTORY, ROLLBACK, PRUNE, DOCTOR}) | HOOKS  # where the live site is
 WRITES = frozenset({DEPLOY, WATCH, ROLLBACK, PRUNE}) | HOOKS  # what changes the live site reads
 UPLOADS = frozenset({DEPLOY, WATCH, ROLLBACK}) | HOOKS  # what putting objects and waiting for invalidations reads
 PUBLISHES = frozenset({DEPLOY, WATCH}) | HOOKS  # what only a deploy of a processed site reads
 CACHING = frozenset({DEPLOY, WATCH, PRUNE}) | HOOKS  # stable files' caching: deploys set it, prune waits it out
-Check = Callable[[Any], str | None]
 
 
 def setting(default: Any, help: str, *, scope: frozenset[str], kind: type | None = None, check: Check | None = None,
@@ -73,81 +84,6 @@ def setting(default: Any, help: str, *, scope: frozenset[str], kind: type | None
     meta = {"help": help, "scope": scope, "kind": kind, "check": check, "flag": flag, "metavar": metavar,
             "show": show}
     return field(default=default, metadata=meta)
-
-
-def between(lo: float, hi: float) -> Check:
-    """A check that a number lies in [lo, hi]."""
-    return lambda v: None if lo <= v <= hi else f"{v} is not between {lo:g} and {hi:g}"
-
-
-def _at_least(lo: float) -> Check:
-    return lambda v: None if v >= lo else f"{v} must be {lo:g} or more"
-
-
-def _regexes(values: tuple[str, ...]) -> str | None:
-    for p in values:
-        try:
-            re.compile(p)
-        except re.error as exc:
-            return f"{p!r} is not a valid regular expression ({exc})"
-    return None
-
-
-def _header(value: str | None) -> str | None:
-    if value is not None and (not value.isprintable() or any(c in value for c in "\r\n")):
-        return f"{value!r} contains control characters (CR/LF are not allowed)"
-    return None
-
-
-def _rules(rules: tuple[str, ...]) -> str | None:
-    for rule in rules:
-        glob, sep, value = rule.partition("=")
-        if not sep or not glob.strip() or not value.strip():
-            return f"{rule!r} is not GLOB=VALUE"
-        if _header(value):
-            return _header(value)
-    return None
-
-
-def _matches(pattern: str, example: str) -> Check:
-    return lambda v: None if v is None or re.match(pattern, v) else f"{v!r} is not {example}"
-
-
-def _target(value: str) -> str | None:
-    """s3://BUCKET[/PREFIX], or a file:// URL of an absolute path (file:///srv/www, file://localhost/srv/www)."""
-    if not value.startswith("file://"):
-        return _matches(r"^s3://[^/]+(/.*)?$", "s3://BUCKET[/PREFIX] or file:///PATH")(value)
-    from urllib.parse import unquote, urlsplit
-
-    parts = urlsplit(value)
-    if parts.netloc not in ("", "localhost"):
-        # file://build/www reads "build" as a host: the path would be /www; file://www has no path at all
-        absolute = Path(os.path.abspath(unquote(value[len("file://"):]))).as_uri()
-        return (f"{value!r} is a relative path, which a file:// URL cannot hold ({parts.netloc!r} reads as a host "
-                f"name); use the absolute form {absolute}")
-    if not parts.path.startswith("/"):
-        return f"{value!r} names no directory; use file:///ABSOLUTE/PATH"
-    return None
-
-
-_AGE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw]?)$")
-_UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def parse_age(text: str) -> float:
-    """'7d', '36h', '90m', '3600' -> seconds (ValueError otherwise)."""
-    m = _AGE.match(text.strip().lower())
-    if not m:
-        raise ValueError(text)
-    return float(m.group(1)) * _UNIT[m.group(2)]
-
-
-def _age(value: str) -> str | None:
-    try:
-        parse_age(value)
-    except ValueError:
-        return f"{value!r} is not an age like 7d, 36h or 3600"
-    return None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -162,22 +98,22 @@ class Settings:
                                metavar="N")
     base_path: str = setting("/", "URL path the site is served under, for root-relative references (e.g. /docs/)",
                              scope=ENGINE - {MKDOCS}, metavar="PATH",
-                             check=_matches(r"^/(.*/)?$", "a path that starts and ends with '/' (e.g. '/docs/')"))
+                             check=matches_check(r"^/(.*/)?$", "a path that starts and ends with '/' (e.g. '/docs/')"))
     site_url: str | None = setting(None, "the site's public URL; absolute URLs on it are rewritten too",
                                    scope=ENGINE - {MKDOCS}, kind=str, metavar="URL",
-                                   check=_matches(r"^https?://[^/?#]+(/[^?#]*)?$", "an http(s) URL like https://example.com/docs/"))
+                                   check=matches_check(r"^https?://[^/?#]+(/[^?#]*)?$", "an http(s) URL like https://example.com/docs/"))
     stable: tuple[str, ...] = setting((), "keep files matching GLOB at their names (repeatable)", scope=ENGINE,
                                       metavar="GLOB")
     hashed: tuple[str, ...] = setting((), "always hash files matching GLOB (repeatable)", scope=ENGINE, flag="--hash",
                                       metavar="GLOB")
     fingerprint_patterns: tuple[str, ...] = setting(
         DEFAULT_FINGERPRINTS, "regex on file names that already carry a build tool's hash (replaces the defaults)",
-        scope=ENGINE, flag="--fingerprint-pattern", metavar="REGEX", check=_regexes,
+        scope=ENGINE, flag="--fingerprint-pattern", metavar="REGEX", check=regexes_check,
         show="hex and base64url tokens that look random (never dates or counters), VitePress `.md.<hash>.js`, Next.js build ids")
     sri: bool = setting(False, "add integrity= to scripts and stylesheets", scope=ENGINE)
     strict: bool = setting(False, "treat warnings (missing files, references outside the site) as errors",
                            scope=ENGINE)
-    jobs: int = setting(0, "worker processes; 0 = one per core", scope=ENGINE, check=_at_least(0), metavar="N",
+    jobs: int = setting(0, "worker processes; 0 = one per core", scope=ENGINE, check=at_least_check(0), metavar="N",
                         show="0 (one per core)")
     use_cache: bool = setting(True, "keep parse results by content hash (--no-cache turns it off)", scope=ENGINE,
                               flag="--no-cache")
@@ -185,13 +121,14 @@ class Settings:
                                      show="`~/.cache/hashdeploy`")
     target: str | None = setting(None, "s3://BUCKET[/PREFIX] or file:///PATH (a directory a web server serves)",
                                  scope=TARGET, kind=str, metavar="URL",
-                                 check=_target)
+                                 check=target_check)
     bucket: str | None = setting(None, "S3 bucket to deploy to", scope=TARGET, kind=str, metavar="NAME",
-                                 check=_matches(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$", "a valid S3 bucket name"))
+                                 check=matches_check(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$", "a valid S3 bucket name"))
     prefix: str = setting("", "key prefix inside the bucket", scope=TARGET, show="none",
                           check=lambda v: "must not start with '/'" if v.startswith("/") else None)
-    distribution_id: str | None = setting(None, "CloudFront distribution to invalidate", scope=TARGET, kind=str,
-                                          metavar="ID")
+    distribution_id: tuple[str, ...] = setting(
+        (), "CloudFront distribution to invalidate (repeatable: each gets its own invalidation)", scope=TARGET,
+        metavar="ID", check=distribution_ids_check)
     endpoint_url: str | None = setting(None, "S3-compatible endpoint (MinIO, R2, a local moto server)", scope=TARGET,
                                        kind=str, metavar="URL")
     profile: str | None = setting(None, "AWS profile (credentials come only from boto3's standard chain)",
@@ -203,40 +140,55 @@ class Settings:
     max_attempts: int = setting(5, "attempts per request (botocore standard retries)", scope=TARGET,
                                 check=between(1, 20), metavar="N")
     workers: int = setting(16, "concurrent requests", scope=WRITES, check=between(1, 256), metavar="N")
-    acl: str | None = setting(None, "canned ACL for every object (ACL-disabled buckets reject ACLs)", scope=UPLOADS,
+    acl: str | None = setting(None, "canned ACL for every object (ACL-disabled buckets reject ACLs)",
+                              scope=UPLOADS | {DOCTOR},
                               kind=str, show="none")
     hashed_cache_control: str = setting(HASHED_CACHE_CONTROL, "Cache-Control of hashed and fingerprinted files",
-                                        scope=PUBLISHES, check=_header, metavar="VALUE")
+                                        scope=PUBLISHES, check=header_check, metavar="VALUE")
     stable_cache_control: str | None = setting(
-        None, "Cache-Control of stable files", scope=CACHING, kind=str, check=_header, metavar="VALUE",
+        None, "Cache-Control of stable files", scope=CACHING, kind=str, check=header_check, metavar="VALUE",
         show=f"`{STABLE_CACHE_CONTROL}` (+ `{STABLE_CDN_SUFFIX.lstrip(', ')}` behind CloudFront)")
     cache_control: tuple[str, ...] = setting((), "Cache-Control for files matching GLOB, first match wins (repeatable)",
-                                             scope=CACHING, check=_rules, metavar="GLOB=VALUE")
+                                             scope=CACHING, check=rules_check, metavar="GLOB=VALUE")
     invalidation_budget: int = setting(100, "paths per invalidation before collapsing to wildcards", scope=WRITES,
                                        check=between(1, 3000), metavar="N")
     invalidation_patience: float = setting(60.0, "seconds of backoff on TooManyInvalidationsInProgress",
-                                           scope=WRITES, check=_at_least(0), metavar="S")
+                                           scope=WRITES, check=at_least_check(0), metavar="S")
     wait: bool = setting(False, "wait until the invalidation completes", scope=UPLOADS)
-    wait_timeout: float = setting(900.0, "seconds --wait waits at most", scope=UPLOADS, check=_at_least(0), metavar="S")
+    wait_timeout: float = setting(900.0, "seconds --wait waits at most", scope=UPLOADS, check=at_least_check(0), metavar="S")
     rollback_copies: bool = setting(True, "keep replaced stable files for rollback (--no-rollback-copies halves "
                                     "requests per changed page)", scope=PUBLISHES, flag="--no-rollback-copies")
     verify: bool = setting(False, "list the bucket and repair missing or drifted objects", scope=PUBLISHES)
+    check_url: tuple[str, ...] = setting(
+        (), "after the invalidation completes (implies --wait), fetch the changed pages and what they load through "
+        "this URL (repeatable, one per distribution, in --distribution-id order)", scope=PUBLISHES, metavar="URL",
+        check=urls_check)
+    check_max_pages: int = setting(50, "--check-url fetches at most this many changed pages (and what they load)",
+                                   scope=PUBLISHES, check=between(1, 100000), metavar="N")
+    check_timeout: float = setting(300.0, "seconds --check-url may take in all", scope=PUBLISHES, check=at_least_check(1),
+                                   metavar="S")
+    check_concurrency: int = setting(8, "requests --check-url makes at once", scope=PUBLISHES, check=between(1, 64),
+                                     metavar="N")
     quiet_period: float = setting(1.0, "seconds without file events before a watch cycle starts", scope=frozenset({WATCH}),
                                   check=lambda v: None if 0 < v <= 600 else f"{v} is not between 0 and 600 seconds",
                                   metavar="S")
     invalidation_interval: float = setting(10.0, "at most one invalidation per this many seconds while watching",
-                                           scope=frozenset({WATCH}), check=_at_least(0), metavar="S")
-    keep: int = setting(5, "deploys whose objects prune always keeps", scope=frozenset({PRUNE}), check=_at_least(1),
+                                           scope=frozenset({WATCH}), check=at_least_check(0), metavar="S")
+    keep: int = setting(5, "deploys whose objects prune always keeps", scope=frozenset({PRUNE}), check=at_least_check(1),
                         metavar="N")
     older_than: str = setting("7d", "prune keeps what left the live site less than this ago", scope=frozenset({PRUNE}),
-                              check=_age, metavar="AGE")
+                              check=age_check, metavar="AGE")
     max_deletes: int = setting(1000, "prune aborts before deleting more than this", scope=frozenset({PRUNE}),
-                               check=_at_least(0), metavar="N")
+                               check=at_least_check(0), metavar="N")
     delete_removed: bool = setting(False, "prune also deletes stable files no longer in the site",
                                    scope=frozenset({PRUNE}))
     default_stable: tuple[str, ...] = field(default=DEFAULT_STABLE, repr=False)
 
     def __post_init__(self) -> None:
+        # a list setting given as one string is a list of one (`distribution_id="E1…"` from the API or a hook)
+        for f in options():
+            if f.metadata["kind"] is tuple and isinstance(getattr(self, f.name), str):
+                object.__setattr__(self, f.name, (getattr(self, f.name),))
         errors = [f"Config value '{f.name}': {msg}" for f, msg in _failed_checks(self)]
         if errors:
             raise ConfigError("; ".join(errors))

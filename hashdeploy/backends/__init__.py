@@ -34,7 +34,7 @@ def open_target(settings: Settings, command: str = "deploy") -> Target:
     s = settings
     s3, cf = make_clients(profile=s.profile, region=s.region, endpoint_url=s.endpoint_url, workers=s.workers,
                           max_attempts=s.max_attempts, with_cloudfront=bool(s.distribution_id))
-    backend = S3CloudFrontBackend(s3, where, prefix, cloudfront=cf, distribution_id=s.distribution_id,
+    backend = S3CloudFrontBackend(s3, where, prefix, cloudfront=cf, distribution_id=next(iter(s.distribution_id), None),
                                   workers=s.workers, acl=s.acl, invalidation_patience=s.invalidation_patience)
     backend.check()
     return Target(backend, backend.served_prefix(s.origin_path), bool(s.distribution_id))

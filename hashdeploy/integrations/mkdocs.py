@@ -57,12 +57,22 @@ class _Number(c.Type[float]):
         return float(super().run_validation(value))
 
 
+class _List(c.ListOfItems[str]):
+    """A list of strings; one string is a list of one (`distribution_id: E2QWRUHAPOMQZL`)."""
+
+    def __init__(self) -> None:
+        super().__init__(c.Type(str))
+
+    def run_validation(self, value: object) -> list[str]:
+        return super().run_validation([value] if isinstance(value, str) else value)
+
+
 def _option(f: Field[Any]) -> base.BaseConfigOption[Any]:
     """The mkdocs.yml option of one setting; None means "not set" (the toml file or the default applies)."""
     kind = f.metadata["kind"]
     inner: base.BaseConfigOption[Any]
     if kind is tuple:
-        inner = c.ListOfItems(c.Type(str))
+        inner = _List()
     elif kind is int:
         inner = _Int()
     elif kind is float:

@@ -39,7 +39,7 @@ class HashdeployError(SphinxError):
 
 
 def _types(kind: type) -> tuple[type, ...]:
-    return {tuple: (list, tuple), float: (int, float), Path: (str, Path)}.get(kind, (kind,))
+    return {tuple: (list, tuple, str), float: (int, float), Path: (str, Path)}.get(kind, (kind,))
 
 
 def setup(app: Sphinx) -> dict[str, Any]:

@@ -64,7 +64,7 @@ def src(tmp_path: Path) -> Path:
 
 
 def s3_cfg(site: Path, aws: AwsWorld) -> Settings:
-    return Settings(site=site, bucket=aws.bucket, distribution_id=aws.distribution_id)
+    return Settings(site=site, bucket=aws.bucket, distribution_id=(aws.distribution_id,))
 
 
 def test_one_change_one_cycle_uploads_it_and_its_referrers(src: Path, aws: AwsWorld) -> None:
