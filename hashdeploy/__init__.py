@@ -73,7 +73,8 @@ def deploy(settings: Settings, *, built: BuildResult | None = None, target: Targ
                               update=settings.out is None)
             target = target or open_target(settings)
             report = publish(built, out, target.backend, settings, served_prefix=target.served_prefix, cdn=target.cdn,
-                             dry_run=dry_run, progress=progress, break_lock=break_lock, invalidate=invalidate)
+                             distributions=target.distributions, dry_run=dry_run, progress=progress,
+                             break_lock=break_lock, invalidate=invalidate)
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -93,7 +94,8 @@ def rollback(settings: Settings, deploy_id: str | None = None, *, target: Target
     from hashdeploy.publish.rollback import rollback as run
 
     t = target or open_target(settings, "rollback")
-    return run(t.backend, settings, deploy_id, served_prefix=t.served_prefix, dry_run=dry_run, break_lock=break_lock)
+    return run(t.backend, settings, deploy_id, served_prefix=t.served_prefix, distributions=t.distributions,
+               dry_run=dry_run, break_lock=break_lock)
 
 
 def prune(settings: Settings, *, target: Target | None = None, dry_run: bool = False,
@@ -105,4 +107,4 @@ def prune(settings: Settings, *, target: Target | None = None, dry_run: bool = F
     t = target or open_target(settings, "prune")
     return run(t.backend, settings, keep=settings.keep, older_than=parse_age(settings.older_than),
                max_deletes=settings.max_deletes, delete_removed=settings.delete_removed, served_prefix=t.served_prefix,
-               cdn=t.cdn, dry_run=dry_run, break_lock=break_lock)
+               cdn=t.cdn, distributions=t.distributions, dry_run=dry_run, break_lock=break_lock)

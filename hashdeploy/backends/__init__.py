@@ -5,18 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from hashdeploy.backends.base import Backend
+from hashdeploy.backends.base import Backend, Distribution
 from hashdeploy.errors import ConfigError
 from hashdeploy.settings import Settings, deploy_target
 
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """An opened deploy target: its backend, the viewer path of its prefix, and whether a CDN sits in front."""
+    """An opened deploy target: its backend, the viewer path of its prefix (through the first distribution), whether
+    a CDN sits in front, and every distribution to invalidate (each with its own origin path)."""
 
     backend: Backend
     served_prefix: str
     cdn: bool
+    distributions: tuple[Distribution, ...] = ()
 
 
 def open_target(settings: Settings, command: str = "deploy") -> Target:
@@ -34,7 +36,9 @@ def open_target(settings: Settings, command: str = "deploy") -> Target:
     s = settings
     s3, cf = make_clients(profile=s.profile, region=s.region, endpoint_url=s.endpoint_url, workers=s.workers,
                           max_attempts=s.max_attempts, with_cloudfront=bool(s.distribution_id))
-    backend = S3CloudFrontBackend(s3, where, prefix, cloudfront=cf, distribution_id=next(iter(s.distribution_id), None),
+    backend = S3CloudFrontBackend(s3, where, prefix, cloudfront=cf, distribution_ids=s.distribution_id,
                                   workers=s.workers, acl=s.acl, invalidation_patience=s.invalidation_patience)
     backend.check()
-    return Target(backend, backend.served_prefix(s.origin_path), bool(s.distribution_id))
+    # each distribution's origin path is read from it (an unknown distribution stops the run before any write)
+    dists = tuple(Distribution(d, backend.served_prefix(s.origin_path, d)) for d in s.distribution_id)
+    return Target(backend, dists[0].served_prefix if dists else backend.served_prefix(s.origin_path), bool(dists), dists)

@@ -20,6 +20,14 @@ class Upload:
     size: int
 
 
+@dataclass(frozen=True, slots=True)
+class Distribution:
+    """A CDN distribution in front of the target (id None: no CDN), and the viewer path of the prefix through it."""
+
+    id: str | None
+    served_prefix: str
+
+
 Tick = Callable[[int], None]
 
 
@@ -65,10 +73,10 @@ class Backend(Protocol):
         """Change the headers of objects that already hold the right bytes."""
         ...
 
-    def invalidate(self, paths: Sequence[str], caller_reference: str) -> str | None:
-        """Ask the CDN to drop cached copies; return an id, or None when there is no CDN."""
+    def invalidate(self, paths: Sequence[str], caller_reference: str, distribution_id: str | None = None) -> str | None:
+        """Ask the CDN (one distribution of it) to drop cached copies; return an id, or None when there is no CDN."""
         ...
 
-    def wait_invalidation(self, invalidation_id: str, timeout: float) -> bool:
+    def wait_invalidation(self, invalidation_id: str, timeout: float, distribution_id: str | None = None) -> bool:
         """Poll until the invalidation completes; False at the deadline."""
         ...

@@ -162,11 +162,11 @@ class LocalBackend:
         """Files carry no headers here: the web server decides them; nothing to do."""
         tick(len(items))
 
-    def invalidate(self, paths: Sequence[str], caller_reference: str) -> str | None:
+    def invalidate(self, paths: Sequence[str], caller_reference: str, distribution_id: str | None = None) -> str | None:
         """No CDN in front of a directory."""
         return None
 
-    def wait_invalidation(self, invalidation_id: str, timeout: float) -> bool:
+    def wait_invalidation(self, invalidation_id: str, timeout: float, distribution_id: str | None = None) -> bool:
         """Nothing to wait for."""
         return True
 

@@ -17,9 +17,7 @@ from botocore.exceptions import (
     NoCredentialsError,
     PartialCredentialsError,
 )
-from botocore.exceptions import (
-    ConnectionError as BotoConnectionError,
-)
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from hashdeploy.backends.base import Tick, Upload
 from hashdeploy.backends.parallel import POLL, run_parallel
@@ -86,10 +84,10 @@ class S3CloudFrontBackend:
     """Deploy target in S3, optionally behind a CloudFront distribution. Takes ready-made clients."""
 
     def __init__(self, s3: Any, bucket: str, prefix: str = "", *, cloudfront: Any = None,
-                 distribution_id: str | None = None, workers: int = 16, acl: str | None = None,
+                 distribution_ids: Sequence[str] = (), workers: int = 16, acl: str | None = None,
                  invalidation_patience: float = 60.0, sleep: Callable[[float], object] = interrupt.wait) -> None:
         self.s3, self.cf, self.bucket, self.prefix = s3, cloudfront, bucket, prefix
-        self.distribution_id, self.workers, self.acl = distribution_id, workers, acl
+        self.distribution_ids, self.workers, self.acl = tuple(distribution_ids), workers, acl
         self.patience, self.sleep = invalidation_patience, sleep
         self.name = f"s3://{bucket}/{prefix}"
 
@@ -233,13 +231,17 @@ class S3CloudFrontBackend:
 
         run_parallel(one, items, self.workers, tick)
 
-    def served_prefix(self, origin_path: str | None) -> str:
+    def _distribution(self, distribution_id: str | None) -> str | None:
+        return distribution_id or next(iter(self.distribution_ids), None) if self.cf is not None else None
+
+    def served_prefix(self, origin_path: str | None, distribution_id: str | None = None) -> str:
         """The viewer path of the bucket prefix: the prefix minus the distribution's origin path (never guessed)."""
-        if origin_path is None and self.cf is not None and self.distribution_id:
+        dist = self._distribution(distribution_id)
+        if origin_path is None and dist:
+            where = f"CloudFront distribution {dist}"
             try:
-                conf = self.cf.get_distribution_config(Id=self.distribution_id)["DistributionConfig"]
+                conf = self.cf.get_distribution_config(Id=dist)["DistributionConfig"]
             except (ClientError, BotoCoreError) as exc:
-                where = f"CloudFront distribution {self.distribution_id}"
                 if isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") == "NoSuchDistribution":
                     raise RemoteError(describe(exc, where, "")) from exc
                 if not self.prefix:  # without a prefix the origin path changes no viewer path
@@ -250,25 +252,23 @@ class S3CloudFrontBackend:
                 if origin.get("DomainName", "").startswith(self.bucket + "."):
                     origin_path = origin.get("OriginPath", "")
                     break
-        path = "/" + self.prefix
-        origin = (origin_path or "").strip("/")
+        path, origin = "/" + self.prefix, (origin_path or "").strip("/")
         if origin and path.startswith("/" + origin + "/"):
             path = path[len(origin) + 1 :]
         return path
 
-    def invalidate(self, paths: Sequence[str], caller_reference: str) -> str | None:
+    def invalidate(self, paths: Sequence[str], caller_reference: str, distribution_id: str | None = None) -> str | None:
         """Create one invalidation; back off while CloudFront has too many in progress or throttles."""
-        if self.cf is None or not self.distribution_id or not paths:
+        dist = self._distribution(distribution_id)
+        if not dist or not paths:
             return None
-        where = f"CloudFront distribution {self.distribution_id}"
-        delay, waited = 1.0, 0.0
+        where, delay, waited = f"CloudFront distribution {dist}", 1.0, 0.0
         while True:
             interrupt.checkpoint()
             try:
                 resp = self.cf.create_invalidation(
-                    DistributionId=self.distribution_id,
-                    InvalidationBatch={"Paths": {"Quantity": len(paths), "Items": list(paths)},
-                                       "CallerReference": caller_reference})
+                    DistributionId=dist, InvalidationBatch={"Paths": {"Quantity": len(paths), "Items": list(paths)},
+                                                            "CallerReference": caller_reference})
                 return str(resp["Invalidation"]["Id"])
             except ClientError as exc:
                 code = exc.response.get("Error", {}).get("Code", "")
@@ -283,18 +283,18 @@ class S3CloudFrontBackend:
             except BotoCoreError as exc:
                 raise RemoteError(describe(exc, where, "cloudfront:CreateInvalidation")) from exc
 
-    def wait_invalidation(self, invalidation_id: str, timeout: float) -> bool:
+    def wait_invalidation(self, invalidation_id: str, timeout: float, distribution_id: str | None = None) -> bool:
         """Poll GetInvalidation (status compared case-insensitively) until Completed or the deadline."""
-        if self.cf is None or not self.distribution_id:
+        dist = self._distribution(distribution_id)
+        if not dist:
             return True
         deadline = time.monotonic() + timeout
         while True:
             interrupt.checkpoint()
             with translated(f"CloudFront invalidation {invalidation_id}", "cloudfront:GetInvalidation"):
-                status = self.cf.get_invalidation(DistributionId=self.distribution_id, Id=invalidation_id)
+                status = self.cf.get_invalidation(DistributionId=dist, Id=invalidation_id)
             if str(status["Invalidation"]["Status"]).lower() == "completed":
                 return True
             if time.monotonic() >= deadline:
                 return False
             self.sleep(min(5.0, max(0.0, deadline - time.monotonic())))
-

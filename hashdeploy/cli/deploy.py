@@ -21,8 +21,10 @@ def print_deploy(report: DeployReport, *, dry_run: bool, as_json: bool, quiet: b
             print(f"{a.action:<8} {a.key}  ({a.reason}; {a.file.cls.value}; {a.cache_control})")
         for k in report.plan.removed:
             print(f"{'keep':<8} {k}  (no longer in the site; deploys never delete)")
-        for path in report.invalidation.paths:
-            print(f"{'invalidate':<8} {path}")
+        named = [s for s in report.distributions if s.distribution]
+        for inv, dist in [(s.invalidation, s.distribution) for s in named] or [(report.invalidation, None)]:
+            for path in inv.paths:
+                print(f"{'invalidate':<8} {path}" + (f"  ({dist})" if len(named) > 1 else ""))
     if not quiet or dry_run:
         print(summary_line(report))
     return 0

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from hashdeploy.cli.options import add_settings, flags_from
+from hashdeploy.publish.report import distributions_json
 from hashdeploy.settings import HISTORY, PRUNE, ROLLBACK
 
 
@@ -52,7 +53,7 @@ def run(argv: list[str]) -> int:
         doc: dict[str, Any] = {"target": name, "rolled_back_to": rep.target_id, "deploy_id": rep.deploy_id,
                                "restored": list(rep.restored), "invalidation": list(rep.invalidation.paths),
                                "invalidation_id": rep.invalidation_id, "warnings": rep.warnings,
-                               "dry_run": rep.dry_run}
+                               "dry_run": rep.dry_run, "distributions": distributions_json(rep.distributions)}
         verb = "would restore" if rep.dry_run else "restored"
         line = (f"{'dry run: ' if rep.dry_run else ''}rollback of {name} to {rep.target_id}: {verb} "
                 f"{len(rep.restored)} stable file(s); " + (f"invalidation {len(rep.invalidation.paths)} path(s)"

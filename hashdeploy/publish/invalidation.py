@@ -89,9 +89,11 @@ def plan_invalidation(changed: Iterable[str], all_keys: Iterable[str], served_pr
     return Invalidation(tuple(paths), len(urls), flushed)
 
 
-def caller_reference(base_id: str | None, content: str, paths: Iterable[str]) -> str:
+def caller_reference(base_id: str | None, content: str, paths: Iterable[str], distribution: str | None = None) -> str:
     """Same deploy from the same base -> same reference, so a retried request never invalidates twice."""
     h = hashlib.sha256(f"{base_id}\0{content}\0".encode())
+    if distribution:  # each distribution gets its own reference
+        h.update(f"{distribution}\0".encode())
     for p in sorted(paths):
         h.update(p.encode() + b"\n")
     return "hashdeploy-" + h.hexdigest()[:40]

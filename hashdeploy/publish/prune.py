@@ -7,10 +7,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from hashdeploy.backends.base import Backend
-from hashdeploy.errors import ConfigError, ConflictError, PruneAborted, PruneError
+from hashdeploy.backends.base import Backend, Distribution
+from hashdeploy.errors import ConfigError, ConflictError, HashdeployError, PruneAborted, PruneError, RemoteError
 from hashdeploy.model import FileClass, OutputFile
 from hashdeploy.publish import interrupt
+from hashdeploy.publish.distributions import or_none
 from hashdeploy.publish.history import Clock, now, read_history, record_of
 from hashdeploy.publish.invalidation import Invalidation, caller_reference, plan_invalidation
 from hashdeploy.publish.lock import locked
@@ -106,7 +107,8 @@ def still_loaded(entries: list[dict[str, Any]], records: dict[str, DeployRecord]
 
 
 def prune(backend: Backend, cfg: Settings, *, keep: int = 5, older_than: float = 7 * 86400, max_deletes: int = 1000,
-          delete_removed: bool = False, served_prefix: str = "/", cdn: bool = False, dry_run: bool = False,
+          delete_removed: bool = False, served_prefix: str = "/", cdn: bool = False,
+          distributions: tuple[Distribution, ...] = (), dry_run: bool = False,
           break_lock: bool = False, clock: Clock = now) -> PruneReport:
     """Delete what no recent deploy needs; abort before deleting anything when a plan looks wrong."""
     floor = stable_ttl(cfg, cdn) + 3600
@@ -125,9 +127,10 @@ def prune(backend: Backend, cfg: Settings, *, keep: int = 5, older_than: float =
     if doomed and len(doomed) * 2 > total:
         raise PruneAborted(f"{backend.name}: the plan deletes {len(doomed)} of {total} objects, more than half; "
                            "nothing was deleted (check `hashdeploy history` and --dry-run)")
+    invs = [(d, plan_invalidation(report.removed_stable, list(live.objects) if live else [], d.served_prefix,
+                                  cfg.invalidation_budget)) for d in or_none(distributions, served_prefix)]
     if report.removed_stable:
-        report.invalidation = plan_invalidation(report.removed_stable, list(live.objects) if live else [],
-                                                served_prefix, cfg.invalidation_budget)
+        report.invalidation = invs[0][1]
     if dry_run or not doomed:
         return report
     with locked(backend, "prune", break_lock=break_lock, warn=report.warnings.append, clock=clock):
@@ -136,9 +139,17 @@ def prune(backend: Backend, cfg: Settings, *, keep: int = 5, older_than: float =
             raise ConflictError(f"{backend.name}: a deploy happened meanwhile; rerun prune")
         interrupt.enter(interrupt.DELETING)
         errors = backend.delete_objects(doomed)
-        if report.invalidation and report.invalidation.paths:
-            report.invalidation_id = backend.invalidate(report.invalidation.paths, caller_reference(
-                live.id, "prune:" + ",".join(report.removed_stable), report.invalidation.paths))
+        failed: list[str] = []
+        for d, inv in invs if report.removed_stable else ():  # each distribution, even after one failed
+            try:
+                inv_id = backend.invalidate(inv.paths, caller_reference(
+                    live.id, "prune:" + ",".join(report.removed_stable), inv.paths, d.id), d.id)
+                report.invalidation_id = report.invalidation_id or inv_id
+            except HashdeployError as exc:
+                failed.append(str(exc))
+    if failed:
+        raise RemoteError("; ".join(failed) + "; the objects were deleted: invalidate those paths by hand "
+                          f"({', '.join(invs[0][1].paths[:3])}…)")
     if errors:
         raise PruneError(f"{backend.name}: {len(errors)} of {len(doomed)} deletions failed (first: {errors[0][0]}: "
                          f"{errors[0][1]}); the rest were deleted; rerun prune")

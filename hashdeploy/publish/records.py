@@ -42,6 +42,9 @@ class DeployRecord:
     bytes_uploaded: int = 0
     invalidated: tuple[str, ...] = ()  # the paths sent for this deploy
     dirty: tuple[str, ...] = ()  # keys an unfinished run may have overwritten: their bytes are unknown
+    # keys owed to one distribution only (its invalidation failed while others' succeeded), beyond the common debt
+    pending_by_distribution: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    invalidation_ids: dict[str, str] = field(default_factory=dict)  # distribution -> the invalidation sent
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -69,6 +72,8 @@ def to_bytes(record: DeployRecord) -> bytes:
         "bytes_uploaded": record.bytes_uploaded,
         "invalidated": list(record.invalidated),
         "dirty": list(record.dirty),
+        "pending_by_distribution": {d: list(keys) for d, keys in sorted(record.pending_by_distribution.items())},
+        "invalidation_ids": dict(sorted(record.invalidation_ids.items())),
         "objects": {
             k: {"sha256": o.sha256, "size": o.size, "content_type": o.content_type,
                 "cache_control": o.cache_control, "class": o.cls}
@@ -97,6 +102,9 @@ def from_bytes(data: bytes, where: str) -> DeployRecord:
             rollback_of=doc.get("rollback_of"), uploaded=int(doc.get("uploaded", 0)),
             bytes_uploaded=int(doc.get("bytes_uploaded", 0)), invalidated=tuple(doc.get("invalidated") or ()),
             dirty=tuple(doc.get("dirty") or ()),
+            pending_by_distribution={str(d): tuple(str(k) for k in keys)
+                                     for d, keys in (doc.get("pending_by_distribution") or {}).items()},
+            invalidation_ids={str(d): str(i) for d, i in (doc.get("invalidation_ids") or {}).items()},
         )
     except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as exc:
         raise RemoteStateError(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from hashdeploy.publish.distributions import Sent
 from hashdeploy.publish.invalidation import Invalidation
 from hashdeploy.publish.plan import DeployPlan
 
@@ -27,6 +28,7 @@ class DeployReport:
     seconds: float
     pending: bool = False  # the invalidation is owed to the next run
     build_warnings: tuple[str, ...] = ()  # from processing the site, when the deploy processed it
+    distributions: tuple[Sent, ...] = ()  # each distribution's invalidation (`invalidation` is the first one's)
 
 
 def report_json(report: DeployReport) -> dict[str, Any]:
@@ -43,6 +45,7 @@ def report_json(report: DeployReport) -> dict[str, Any]:
                          "changed_urls": report.invalidation.changed_urls,
                          "flushed_unchanged": report.invalidation.flushed_unchanged, "id": report.invalidation_id},
         "invalidation_pending": report.pending,
+        "distributions": distributions_json(report.distributions),
         "removed_kept": list(report.plan.removed),
         "warnings": list(report.warnings),
         "seconds": round(report.seconds, 3),
@@ -51,9 +54,27 @@ def report_json(report: DeployReport) -> dict[str, Any]:
     }
 
 
+def distributions_json(sent: tuple[Sent, ...]) -> list[dict[str, Any]]:
+    """Each distribution's invalidation in a --json document."""
+    return [{"id": s.distribution, "paths": list(s.invalidation.paths), "invalidation_id": s.invalidation_id,
+             "pending": s.pending, "error": s.error} for s in sent if s.distribution]
+
+
+def _per_distribution(sent: tuple[Sent, ...]) -> str:
+    parts = []
+    for s in sent:
+        state = (s.invalidation_id or "nothing to invalidate") if not s.pending else "owed to the next run"
+        parts.append(f"{s.distribution}: {len(s.invalidation.paths)} path(s), {state}")
+    return "; ".join(parts)
+
+
 def summary_line(report: DeployReport) -> str:
     """The one line printed at the end of a deploy."""
     inv = report.invalidation
+    if len([s for s in report.distributions if s.distribution]) > 1 and not report.dry_run:
+        return (f"deployed {report.target}: {report.uploaded} uploaded ({report.bytes_uploaded / 1e6:.1f} MB), "
+                f"{report.headers} headers updated, {report.skipped} skipped; {_per_distribution(report.distributions)}; "
+                f"{report.seconds:.2f} s")
     if report.dry_run:
         up = report.plan.count("upload")
         return (f"dry run for {report.target}: would upload {up}, update headers of {report.plan.count('headers')}, "

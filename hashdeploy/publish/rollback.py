@@ -6,15 +6,16 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from hashdeploy.backends.base import Backend, Upload
+from hashdeploy.backends.base import Backend, Distribution, Upload
 from hashdeploy.errors import ConflictError, RollbackError
 from hashdeploy.model import FileClass
 from hashdeploy.publish import interrupt
+from hashdeploy.publish.distributions import Sent, finish_invalidation, or_none, plan_all
 from hashdeploy.publish.history import Clock, now, previous_version, read_history, record_of
-from hashdeploy.publish.invalidation import Invalidation, plan_invalidation
+from hashdeploy.publish.invalidation import Invalidation
 from hashdeploy.publish.lock import locked
 from hashdeploy.publish.records import DeployRecord
-from hashdeploy.publish.run import commit, finish_invalidation, mark_dirty, new_deploy_id, preserve, read_live, stable_copy
+from hashdeploy.publish.run import commit, mark_dirty, new_deploy_id, preserve, read_live, stable_copy
 from hashdeploy.settings import Settings
 
 STABLE = FileClass.STABLE.value
@@ -31,6 +32,7 @@ class RollbackReport:
     invalidation_id: str | None
     warnings: tuple[str, ...]
     dry_run: bool
+    distributions: tuple[Sent, ...] = ()  # each distribution's invalidation (`invalidation` is the first one's)
 
 
 def _differs(a: Any, b: Any) -> bool:
@@ -38,7 +40,8 @@ def _differs(a: Any, b: Any) -> bool:
 
 
 def rollback(backend: Backend, cfg: Settings, target_id: str | None = None, *, served_prefix: str = "/",
-             dry_run: bool = False, break_lock: bool = False, clock: Clock = now) -> RollbackReport:
+             distributions: tuple[Distribution, ...] = (), dry_run: bool = False, break_lock: bool = False,
+             clock: Clock = now) -> RollbackReport:
     """Put a recorded deploy's stable files back live exactly as they were; no rebuild, no local files."""
     live, tag = read_live(backend)
     if live is None:
@@ -71,9 +74,11 @@ def rollback(backend: Backend, cfg: Settings, target_id: str | None = None, *, s
         raise RollbackError(f"deploy {target_id} cannot be restored: no kept copy of {lost[0]} ({len(lost)} file(s); "
                             "pruned, or replaced by a deploy with --no-rollback-copies); pick a newer deploy")
     owed = sorted(set(restore) | set(live.pending_invalidation) | (dirty - set(target.objects)))
-    inv = plan_invalidation(owed, list(target.objects), served_prefix, cfg.invalidation_budget)
-    report = RollbackReport(target_id=target_id, deploy_id=None, restored=tuple(restore), invalidation=inv,
-                            invalidation_id=None, warnings=(), dry_run=dry_run)
+    dists = or_none(distributions, served_prefix)
+    invs = plan_all(live, dists, owed, list(target.objects), cfg.invalidation_budget)
+    report = RollbackReport(target_id=target_id, deploy_id=None, restored=tuple(restore), invalidation=invs[0][1],
+                            invalidation_id=None, warnings=(), dry_run=dry_run,
+                            distributions=tuple(Sent(d.id, inv) for d, inv in invs))
     if dry_run:
         return report
     warnings: list[str] = []
@@ -92,12 +97,14 @@ def rollback(backend: Backend, cfg: Settings, target_id: str | None = None, *, s
         record = DeployRecord(id=new_deploy_id(clock(), target.objects),
                               created=clock().isoformat(timespec="seconds"), objects=dict(target.objects),
                               pending_invalidation=tuple(owed), base=live.id, kind="rollback",
-                              rollback_of=target_id, uploaded=len(restore))
+                              rollback_of=target_id, uploaded=len(restore),
+                              pending_by_distribution=dict(live.pending_by_distribution))
         interrupt.checkpoint()
         tag = commit(backend, record, tag, live)
-        interrupt.reached(interrupt.COMMITTED if inv.paths else interrupt.DONE)
-        done = finish_invalidation(backend, cfg, record, tag, inv, True, warnings)
-    return replace(report, deploy_id=record.id, warnings=tuple(warnings), invalidation_id=done.get("invalidation_id"))
+        interrupt.reached(interrupt.COMMITTED if any(inv.paths for _, inv in invs) else interrupt.DONE)
+        done = finish_invalidation(backend, cfg, record, tag, dists, list(target.objects), True, warnings)
+    return replace(report, deploy_id=record.id, warnings=tuple(warnings), invalidation_id=done.get("invalidation_id"),
+                   distributions=done.get("distributions", report.distributions))
 
 
 def _upload(key: str, record: DeployRecord) -> Upload:

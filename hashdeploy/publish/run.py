@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from hashdeploy.backends.base import Backend, Upload
-from hashdeploy.errors import DeployInputError, InvalidationDeferred
+from hashdeploy.backends.base import Backend, Distribution, Upload
+from hashdeploy.errors import DeployInputError
 from hashdeploy.globs import matches
 from hashdeploy.model import BuildResult, FileClass, OutputFile, Progress, Quiet
 from hashdeploy.publish import interrupt
-from hashdeploy.publish.invalidation import Invalidation, caller_reference, plan_invalidation
+from hashdeploy.publish.distributions import Sent, finish_invalidation, or_none, plan_all
+from hashdeploy.publish.invalidation import Invalidation
 from hashdeploy.publish.lock import locked
 from hashdeploy.publish.plan import PHASE_ASSETS, PHASE_HTML, PHASE_STABLE, Action, DeployPlan, plan_deploy
 from hashdeploy.publish.records import (
@@ -113,16 +114,17 @@ def stable_copy(sha256: str) -> str:
 
 
 def _plan(result: BuildResult, backend: Backend, cfg: Settings, live: DeployRecord | None, cdn: bool,
-          served_prefix: str) -> tuple[DeployPlan, Invalidation, list[str]]:
+          distributions: Sequence[Distribution]) -> tuple[DeployPlan, list[tuple[Distribution, Invalidation]], list[str]]:
     missing: frozenset[str] = frozenset()
     if cfg.verify and live is not None:
         present = set(backend.list_objects())
         missing = frozenset(k for k in live.objects if k not in present)
     ccs = {f.key: cache_control_for(f, cfg, cdn) for f in result.files}
     plan = plan_deploy(result.files, ccs, live, missing)
+    # every distribution is owed the changed stable keys, on top of what the live record still owes it
     owed = sorted((set(live.pending_invalidation) if live else set()) | set(plan.changed_stable))
-    inv = plan_invalidation(owed, [f.key for f in result.files], served_prefix, cfg.invalidation_budget)
-    return plan, inv, owed
+    invs = plan_all(live, distributions, plan.changed_stable, [f.key for f in result.files], cfg.invalidation_budget)
+    return plan, invs, owed
 
 
 def preserve(backend: Backend, keys: list[str], live: DeployRecord | None, tick: Callable[[int], None]) -> None:
@@ -169,34 +171,40 @@ def _upload_phases(plan: DeployPlan, root: Path, backend: Backend, live: DeployR
 
 
 def deploy(result: BuildResult, root: Path, backend: Backend, cfg: Settings, *, served_prefix: str = "/",
-           cdn: bool = False, dry_run: bool = False, progress: Progress | None = None, invalidate: bool = True,
-           break_lock: bool = False, warn: Callable[[str], None] = lambda message: None,
+           cdn: bool = False, distributions: Sequence[Distribution] = (), dry_run: bool = False,
+           progress: Progress | None = None, invalidate: bool = True, break_lock: bool = False,
+           warn: Callable[[str], None] = lambda message: None,
            clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> DeployReport:
     """Run stages diff → upload → commit → invalidate against `backend`; a failure stops before the next stage.
 
+    Every distribution in `distributions` gets its own invalidation (none: the target itself, `served_prefix`).
     With invalidate=False the URLs to invalidate stay recorded as owed (watch mode coalesces bursts this way).
     Nothing is written, not even the lock, when nothing changed.
     """
     started = time.monotonic()
     progress = progress or Quiet()
+    dists = or_none(distributions, served_prefix)
     check_keys(result.files, getattr(backend, "prefix", ""))
     # 1. the live deploy: one GET of its record (plus a listing only with --verify)
     live, tag = read_live(backend)
-    # 2. the plan: an action and a reason for every object, and the URLs to invalidate
-    plan, inv, owed = _plan(result, backend, cfg, live, cdn, served_prefix)
+    # 2. the plan: an action and a reason for every object, and each distribution's URLs to invalidate
+    plan, invs, owed = _plan(result, backend, cfg, live, cdn, dists)
     changes = [a for a in plan.actions if a.action != "skip"]
-    report: dict[str, Any] = dict(target=backend.name, dry_run=dry_run, plan=plan, invalidation=inv, deploy_id=None,
-                                  uploaded=0, headers=0, skipped=plan.count("skip"), bytes_uploaded=0,
-                                  invalidation_id=None, warnings=())
-    if dry_run or (not changes and not plan.removed and live is not None and (not owed or not invalidate)):
+    report: dict[str, Any] = dict(target=backend.name, dry_run=dry_run, plan=plan, invalidation=invs[0][1],
+                                  deploy_id=None, uploaded=0, headers=0, skipped=plan.count("skip"), bytes_uploaded=0,
+                                  invalidation_id=None, warnings=(),
+                                  distributions=tuple(Sent(d.id, inv) for d, inv in invs))
+    owes = any(inv.paths for _, inv in invs)
+    if dry_run or (not changes and not plan.removed and live is not None and (not owes or not invalidate)):
         return DeployReport(**report, seconds=time.monotonic() - started)
     warnings: list[str] = []
     with locked(backend, "deploy", break_lock=break_lock, warn=warnings.append, clock=clock):
         again, tag = read_live(backend)
         if (again.id if again else None) != (live.id if live else None):  # another run deployed meanwhile
             live = again
-            plan, inv, owed = _plan(result, backend, cfg, live, cdn, served_prefix)
+            plan, invs, owed = _plan(result, backend, cfg, live, cdn, dists)
             changes = [a for a in plan.actions if a.action != "skip"]
+            report |= dict(plan=plan, invalidation=invs[0][1])
         record = live
         if changes or plan.removed or live is None:
             # 3. upload: hashed/fingerprinted first, then stable files, HTML last
@@ -206,7 +214,8 @@ def deploy(result: BuildResult, root: Path, backend: Backend, cfg: Settings, *, 
             record = DeployRecord(id=new_deploy_id(clock(), plan.objects),
                                   created=clock().isoformat(timespec="seconds"), objects=plan.objects,
                                   pending_invalidation=tuple(owed), base=live.id if live else None,
-                                  uploaded=len(uploaded), bytes_uploaded=sum(a.file.size for a in uploaded))
+                                  uploaded=len(uploaded), bytes_uploaded=sum(a.file.size for a in uploaded),
+                                  pending_by_distribution=dict(live.pending_by_distribution) if live else {})
             interrupt.checkpoint()
             tag = commit(backend, record, tag, live)
             report |= dict(deploy_id=record.id, uploaded=len(uploaded),
@@ -215,32 +224,9 @@ def deploy(result: BuildResult, root: Path, backend: Backend, cfg: Settings, *, 
         else:
             record_history(backend, [live])  # a run that died after its commit left no history line
         assert record is not None
-        interrupt.reached(interrupt.COMMITTED if inv.paths else interrupt.DONE)
-        # 5. invalidate, then clear the debt in the record
-        report |= finish_invalidation(backend, cfg, record, tag, inv, invalidate, warnings)
+        interrupt.reached(interrupt.COMMITTED if owes else interrupt.DONE)
+        # 5. invalidate each distribution, then clear what was sent from the record's debt
+        report |= finish_invalidation(backend, cfg, record, tag, dists, [f.key for f in result.files], invalidate,
+                                      warnings)
     report["warnings"] = tuple(warnings)
     return DeployReport(**report, seconds=time.monotonic() - started)
-
-
-def finish_invalidation(backend: Backend, cfg: Settings, record: DeployRecord, tag: str | None, inv: Invalidation,
-                        invalidate: bool, warnings: list[str]) -> dict[str, Any]:
-    """Send what the record owes; on success clear it from current.json (If-Match) and the archive."""
-    if not inv.paths:
-        return {}
-    if not invalidate:
-        return {"pending": True}
-    ref = caller_reference(record.base, content_hash(record.objects), inv.paths)
-    try:
-        inv_id = backend.invalidate(inv.paths, ref)
-    except InvalidationDeferred as exc:  # the deploy is committed; the debt stays recorded for the next run
-        warnings.append(str(exc))
-        return {"pending": True}
-    done = replace(record, pending_invalidation=(), invalidation_id=inv_id,
-                   invalidated=tuple(dict.fromkeys((*record.invalidated, *inv.paths))))
-    blob = to_bytes(done)
-    backend.write_record(CURRENT, blob, if_match=tag)
-    interrupt.reached(interrupt.DONE)
-    backend.write_record(f"deploys/{done.id}.json", blob)
-    if inv_id and cfg.wait and not backend.wait_invalidation(inv_id, cfg.wait_timeout):
-        warnings.append(f"invalidation {inv_id} not complete after {cfg.wait_timeout:.0f} s; it goes on")
-    return {"invalidation_id": inv_id}

@@ -82,7 +82,7 @@ class FlakyCdn(LocalBackend):
         self.failures = failures
         self.calls: list[tuple[tuple[str, ...], str]] = []
 
-    def invalidate(self, paths: Sequence[str], caller_reference: str) -> str | None:
+    def invalidate(self, paths: Sequence[str], caller_reference: str, distribution_id: str | None = None) -> str | None:
         self.calls.append((tuple(paths), caller_reference))
         if len(self.calls) <= self.failures:
             raise RemoteError("CloudFront distribution X: network down")
