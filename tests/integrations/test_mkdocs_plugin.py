@@ -201,7 +201,7 @@ def test_strict_option_stops_before_writing(broken: Callable[..., Path]) -> None
     ({"hash_length": "twelve"},
      "Plugin 'hashdeploy' option 'hash_length': Expected type: <class 'int'> but received: <class 'str'>"),
     ({"hash_length": True}, "Plugin 'hashdeploy' option 'hash_length': Expected an integer but received: True"),
-    ({"stable": "*.png"}, "Plugin 'hashdeploy' option 'stable': Expected a list of items, but a <class 'str'> was given."),
+    ({"stable": 7}, "Plugin 'hashdeploy' option 'stable': Expected a list of items, but a <class 'int'> was given."),
     ({"deploy": "yes"}, "Plugin 'hashdeploy' option 'deploy': Expected type: <class 'bool'> but received: <class 'str'>"),
     ({"wait_timeout": "soon"}, "Plugin 'hashdeploy' option 'wait_timeout': Expected type:"),
     ({"hash_length": 5}, "hashdeploy: ConfigError: Config value 'hash_length': 5 is not between 8 and 64"),
