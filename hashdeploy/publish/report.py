@@ -119,8 +119,8 @@ def check_lines(check: CheckResult) -> list[str]:
                if check.pages_skipped else "")
     late = f"; {check.not_checked} URL(s) not checked before --check-timeout" if check.not_checked else ""
     verdict = f"{len(check.failures)} failed" if check.failures else "all served as deployed"
-    lines.append(f"check: {check.urls_checked} URL(s) of {check.pages_checked} changed page(s) and what they load "
-                 f"fetched through {bases}: {verdict}{late}{skipped}; {check.seconds:.2f} s")
+    lines.append(f"check: {check.urls_checked} URL(s) of {check.pages_checked} page(s) and what they load fetched "
+                 f"through {bases}: {verdict}{late}{skipped}; {check.seconds:.2f} s")
     return lines
 
 

@@ -8,14 +8,15 @@ import json
 import shutil
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import pytest
-from conftest import DEMO, RunCli, write_tree
+from conftest import DEMO, AwsWorld, RunCli, write_tree
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(48))
 
@@ -28,8 +29,9 @@ class Server(ThreadingHTTPServer):
 class Cdn:
     """A web server in front of a directory, like a CDN with a directory-index function, that can misbehave."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, read: Callable[[str], bytes | None] | None = None) -> None:
         self.root = root
+        self.read = read or self._read_file  # site key -> the origin's bytes, None when it has none
         self.stale: dict[str, bytes] = {}  # file path -> the bytes served instead (a copy the CDN kept)
         self.status: dict[str, int] = {}  # viewer path -> a status answered instead (403, 404…)
         self.redirect: dict[str, str] = {}  # viewer path -> Location of a 301
@@ -40,6 +42,10 @@ class Cdn:
         self.lock = threading.Lock()
         self.server = Server(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def _read_file(self, key: str) -> bytes | None:
+        local = self.root / key
+        return local.read_bytes() if local.is_file() else None
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         cdn = self
@@ -61,11 +67,10 @@ class Cdn:
                     return self._send(cdn.status[path], b"denied")
                 file = path + "index.html" if path.endswith("/") else path  # the directory-index function
                 body = cdn.stale.get(file)
+                if body is None and ".hashdeploy" not in file:
+                    body = cdn.read(file.lstrip("/"))
                 if body is None:
-                    local = cdn.root / file.lstrip("/")
-                    if not local.is_file() or ".hashdeploy" in file:
-                        return self._send(404, b"not found")
-                    body = local.read_bytes()
+                    return self._send(404, b"not found")
                 headers = {}
                 if file in cdn.encode:
                     headers["Content-Encoding"] = cdn.encode[file]
@@ -83,15 +88,22 @@ class Cdn:
         return Handler
 
 
-@pytest.fixture
-def cdn(tmp_path: Path) -> Iterator[Cdn]:
-    server = Cdn(tmp_path / "www")
+@contextmanager
+def serving(server: Cdn) -> Iterator[Cdn]:
     thread = threading.Thread(target=server.server.serve_forever, daemon=True)
     thread.start()
-    yield server
-    server.released.set()
-    server.server.shutdown()
-    server.server.server_close()
+    try:
+        yield server
+    finally:
+        server.released.set()
+        server.server.shutdown()
+        server.server.server_close()
+
+
+@pytest.fixture
+def cdn(tmp_path: Path) -> Iterator[Cdn]:
+    with serving(Cdn(tmp_path / "www")) as server:
+        yield server
 
 
 def small_site(root: Path, version: str = "1") -> Path:
@@ -124,8 +136,8 @@ def test_a_good_deploy_checks_the_changed_pages_and_what_they_load(run: RunCli, 
     [css], [js], [bg, logo] = hashed(www, "css", "site"), hashed(www, "js", "app"), hashed(www, "img", "*")
     expected = ["/", "/index.html", "/docs/", "/docs/index.html", "/robots.txt", css, js, bg, logo]
     assert sorted(cdn.requests) == sorted(expected)  # once each; links, external URLs and data: are not fetched
-    assert out.splitlines()[-1].startswith(f"check: 9 URL(s) of 3 changed page(s) and what they load fetched through "
-                                           f"{cdn.url}: all served as deployed; ")
+    assert out.splitlines()[-1].startswith(f"check: 9 URL(s) of 3 page(s) and what they load fetched through {cdn.url}: "
+                                           "all served as deployed; ")
     assert "check:" not in err
 
 
@@ -199,7 +211,7 @@ def test_max_pages_is_respected_and_says_how_many_were_left(run: RunCli, cdn: Cd
     code, out, err = deploy(run, src, cdn, "--check-max-pages", "2")
     assert code == 0, err
     assert sorted(cdn.requests) == ["/p0.html", "/p1.html"]
-    assert out.splitlines()[-1].startswith("check: 2 URL(s) of 2 changed page(s)")
+    assert out.splitlines()[-1].startswith("check: 2 URL(s) of 2 page(s)")
     assert "; 3 more changed page(s) not checked (--check-max-pages); " in out.splitlines()[-1]
 
 
@@ -249,3 +261,53 @@ def test_more_check_urls_than_distributions_is_a_config_error(run: RunCli, tmp_p
     assert code == 2
     assert err.startswith("ConfigError: Config value 'check_url': 2 URL(s) for 1 distribution(s); give one "
                           "--check-url per --distribution-id, in the same order")
+
+
+def test_running_an_unchanged_deploy_again_checks_the_live_pages(run: RunCli, cdn: Cdn, tmp_path: Path) -> None:
+    src = small_site(tmp_path / "src")
+    assert deploy(run, src, cdn)[0] == 0
+    cdn.requests.clear()
+    cdn.stale["/robots.txt"] = b"User-agent: *\nDisallow: /\n"
+    code, out, err = deploy(run, src, cdn)
+    assert code == 1
+    assert "0 uploaded" in out and len(cdn.requests) == 9
+    assert [line.split(" (sha256")[0] for line in out.splitlines() if line.startswith("check: http")] == [
+        f"check: {cdn.url}/robots.txt: bytes differ from the deployed object"]
+
+
+def test_a_hook_fails_when_the_check_fails(cdn: Cdn, tmp_path: Path) -> None:
+    from hashdeploy import Settings
+    from hashdeploy.errors import CheckFailed
+    from hashdeploy.integrations.hook import run as hook_run
+
+    cdn.status["/docs/"] = 404
+    lines: list[str] = []
+    settings = Settings(site=small_site(tmp_path / "src"), target=cdn.root.as_uri(), check_url=(cdn.url,))
+    with pytest.raises(CheckFailed, match="the deploy itself is committed and live"):
+        hook_run(settings, deploy=True, warn=lines.append, info=lines.append)
+    assert f"check: {cdn.url}/docs/: 404" in lines
+
+
+def test_s3_through_a_server_reading_the_bucket(run: RunCli, aws: AwsWorld, tmp_path: Path) -> None:
+    def read(key: str) -> bytes | None:
+        try:
+            return bytes(aws.s3.get_object(Bucket=aws.bucket, Key=key)["Body"].read())
+        except aws.s3.exceptions.NoSuchKey:
+            return None
+
+    with serving(Cdn(tmp_path / "unused", read)) as cdn:
+        src = small_site(tmp_path / "src")
+        args = ("--bucket", aws.bucket, "--distribution-id", aws.distribution_id, "--check-url", cdn.url, "--json")
+        code, out, err = run(src, *args)
+        assert code == 0, err
+        assert json.loads(out)["check"]["urls_checked"] == 9 == len(cdn.requests)
+        small_site(src, "2")
+        cdn.status["/"] = 403
+        code, out, err = run(src, *args)
+        assert code == 1
+        doc = json.loads(out)
+        assert doc["invalidation"]["id"] and doc["check"]["failures"] == [
+            {"url": f"{cdn.url}/", "status": 403, "problem": "403"}]
+        # --check-url implies --wait: the invalidation was polled before the check
+        assert any(r.method == "GET" and f"/invalidation/{doc['invalidation']['id']}" in r.path
+                   for r in aws.recorder.log)
