@@ -20,11 +20,12 @@ from __future__ import annotations
 import gzip
 import hashlib
 import http.client
+import queue
+import threading
 import time
 import urllib.request
 import zlib
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 from urllib.error import HTTPError, URLError
@@ -181,16 +182,35 @@ def run_fetches(jobs: list[tuple[str, RemoteObject]], settings: Settings, opener
     """Fetch every (url, deployed object) with check_concurrency threads until the deadline; return each job's
     failure (None: fine) and how many got no answer in time."""
     late = f"not checked: no answer before the time limit (--check-timeout {settings.check_timeout:g} s)"
-    pool = ThreadPoolExecutor(max_workers=settings.check_concurrency, thread_name_prefix="hashdeploy-check")
-    try:
-        futures = [pool.submit(fetch, opener, url, want, deadline, late) for url, want in jobs]
-        wait(futures, timeout=max(0.0, deadline - time.monotonic()) + 0.5)
-        out: list[CheckFailure | None] = []
-        for (url, _want), fut in zip(jobs, futures, strict=True):
-            out.append(fut.result() if fut.done() else CheckFailure(url, None, late))
-    finally:
-        # requests still running end by the deadline themselves (their socket timeout and _read's check)
-        pool.shutdown(wait=False, cancel_futures=True)
+    todo: queue.SimpleQueue[int] = queue.SimpleQueue()
+    for i in range(len(jobs)):
+        todo.put(i)
+    found: dict[int, CheckFailure | None] = {}
+    bugs: list[BaseException] = []
+
+    def worker() -> None:
+        while True:
+            try:
+                i = todo.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                found[i] = fetch(opener, *jobs[i], deadline, late)
+            except BaseException as exc:  # a bug: raised in the calling thread below
+                bugs.append(exc)
+                return
+
+    # daemon threads: a request still blocked after the deadline (it ends by its own socket timeout) or after
+    # Ctrl-C never holds the process back
+    threads = [threading.Thread(target=worker, name="hashdeploy-check", daemon=True)
+               for _ in range(min(settings.check_concurrency, len(jobs)))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()) + 0.5)
+    if bugs:
+        raise bugs[0]
+    out = [found[i] if i in found else CheckFailure(url, None, late) for i, (url, _want) in enumerate(jobs)]
     return out, sum(1 for f in out if f is not None and f.problem == late)
 
 
