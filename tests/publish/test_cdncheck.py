@@ -39,7 +39,9 @@ class Cdn:
         self.hang: set[str] = set()  # viewer paths that never answer (until the test ends)
         self.released = threading.Event()
         self.requests: list[str] = []
-        self.lock = threading.Lock()
+        self.lock = threading.Condition()
+        self.in_flight = self.max_in_flight = 0
+        self.hold = 0.0  # seconds a request waits for a third one to arrive, to see how many run at once
         self.server = Server(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
 
@@ -58,6 +60,18 @@ class Cdn:
                 path = unquote(urlsplit(self.path).path)
                 with cdn.lock:
                     cdn.requests.append(path)
+                    cdn.in_flight += 1
+                    cdn.max_in_flight = max(cdn.max_in_flight, cdn.in_flight)
+                    cdn.lock.notify_all()
+                    if cdn.hold:
+                        cdn.lock.wait_for(lambda: cdn.in_flight >= 3, timeout=cdn.hold)
+                try:
+                    self._answer(path)
+                finally:
+                    with cdn.lock:
+                        cdn.in_flight -= 1
+
+            def _answer(self, path: str) -> None:
                 if path in cdn.hang:
                     cdn.released.wait(30)
                     return
@@ -311,3 +325,19 @@ def test_s3_through_a_server_reading_the_bucket(run: RunCli, aws: AwsWorld, tmp_
         # --check-url implies --wait: the invalidation was polled before the check
         assert any(r.method == "GET" and f"/invalidation/{doc['invalidation']['id']}" in r.path
                    for r in aws.recorder.log)
+
+
+def test_concurrency_is_bounded(run: RunCli, cdn: Cdn, tmp_path: Path) -> None:
+    cdn.hold = 0.2
+    code, out, err = deploy(run, small_site(tmp_path / "src"), cdn, "--check-concurrency", "2")
+    assert code == 0, err
+    assert len(cdn.requests) == 9 and cdn.max_in_flight == 2
+
+
+def test_a_reference_to_a_file_outside_the_deploy_fails(run: RunCli, cdn: Cdn, tmp_path: Path) -> None:
+    src = write_tree(tmp_path / "src", {"index.html": '<p>hi</p>\n<img src="img/gone.png">'})
+    code, out, err = deploy(run, src, cdn)
+    assert code == 1
+    assert "img/gone.png (no such file in the site)" in err  # the build's warning
+    assert [line for line in out.splitlines() if line.startswith("check: http")] == [
+        f"check: {cdn.url}/index.html: loads img/gone.png (line 2), which is not part of the deploy"]
