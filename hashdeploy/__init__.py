@@ -51,14 +51,22 @@ def deploy(settings: Settings, *, built: BuildResult | None = None, target: Targ
 
     Without settings.out the processed site is kept in a folder per site in the cache, so a redeploy of an
     unchanged site skips processing. invalidate=False leaves the changed URLs owed in the deploy record.
+    With settings.check_url (not on a dry run, nor with invalidate=False) the deploy waits for the invalidation,
+    then fetches the changed pages and what they load through the CDN: report.check says what is not served as
+    deployed (`publish.report.check_error(report)` is the failure to raise for it).
     """
     import dataclasses
     import shutil
     import tempfile
 
     from hashdeploy.engine.cache import build_dir, build_folder_lock
+    from hashdeploy.publish.cdncheck import check_count, check_deploy
     from hashdeploy.publish.run import deploy as publish
 
+    check = bool(settings.check_url) and not dry_run and invalidate
+    if check:
+        check_count(settings)  # before anything is processed or written
+        settings = dataclasses.replace(settings, wait=True)  # the check runs once the invalidation completed
     tmp = None
     try:
         out = settings.out or (build_dir(settings) if built is None else settings.site)
@@ -75,6 +83,9 @@ def deploy(settings: Settings, *, built: BuildResult | None = None, target: Targ
             report = publish(built, out, target.backend, settings, served_prefix=target.served_prefix, cdn=target.cdn,
                              distributions=target.distributions, dry_run=dry_run, progress=progress,
                              break_lock=break_lock, invalidate=invalidate)
+            if check:  # while the processed folder holds the deployed bytes; check_url[i] goes with distribution i
+                prefixes = [d.served_prefix for d in target.distributions] or [target.served_prefix]
+                report = dataclasses.replace(report, check=check_deploy(report, out, prefixes, settings))
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -59,6 +59,10 @@ class RollbackError(HashdeployError):
     """The requested deploy cannot be put back live."""
 
 
+class CheckFailed(HashdeployError):
+    """--check-url found URLs the CDN does not serve as deployed; the deploy itself is committed."""
+
+
 class PruneAborted(HashdeployError):
     """A prune plan crossed a safety limit; nothing was deleted."""
 

@@ -5,14 +5,17 @@ from __future__ import annotations
 import json
 import sys
 
-from hashdeploy.publish.report import DeployReport, report_json, summary_line
+from hashdeploy.publish.report import DeployReport, check_error, check_lines, report_json, summary_line
 
 
 def print_deploy(report: DeployReport, *, dry_run: bool, as_json: bool, quiet: bool) -> int:
-    """Print what a deploy did (or would do); 0."""
+    """Print what a deploy did (or would do); 0, or CheckFailed once printed when --check-url found failures."""
+    failed = check_error(report)
     if as_json:
         doc = report_json(report) | {"build_warnings": list(report.build_warnings)}
         print(json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=False))
+        if failed:
+            raise failed
         return 0
     for w in (*report.build_warnings, *report.warnings):
         print(f"warning: {w}", file=sys.stderr)
@@ -27,4 +30,10 @@ def print_deploy(report: DeployReport, *, dry_run: bool, as_json: bool, quiet: b
                 print(f"{'invalidate':<8} {path}" + (f"  ({dist})" if len(named) > 1 else ""))
     if not quiet or dry_run:
         print(summary_line(report))
+    if report.check is not None:
+        lines = check_lines(report.check)
+        for line in lines[:-1] if quiet else lines:  # failures even with --quiet
+            print(line)
+    if failed:
+        raise failed
     return 0

@@ -69,7 +69,7 @@ def check_target(settings: Settings, deploy: bool, where: str) -> None:
 def run(settings: Settings, *, deploy: bool, warn: Callable[[str], None], info: Callable[[str], None],
         may_deploy: Callable[[], str | None] = lambda: None) -> None:
     """Process the output in place; then, when asked and `may_deploy` has no objection, deploy it."""
-    from hashdeploy.publish.report import summary_line
+    from hashdeploy.publish.report import check_error, check_lines, summary_line
 
     result = hashdeploy.build(settings)
     for warning in result.warnings:
@@ -84,3 +84,8 @@ def run(settings: Settings, *, deploy: bool, warn: Callable[[str], None], info: 
     for warning in report.warnings:
         warn(warning)
     info(summary_line(report))
+    for line in check_lines(report.check) if report.check else ():
+        info(line)
+    failed = check_error(report)  # --check-url found URLs not served as deployed
+    if failed:
+        raise failed

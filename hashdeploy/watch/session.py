@@ -18,6 +18,7 @@ from hashdeploy.backends import Target
 from hashdeploy.errors import ConfigError, one_line
 from hashdeploy.model import BuildResult
 from hashdeploy.publish import interrupt
+from hashdeploy.publish.report import check_error
 from hashdeploy.settings import Settings, deploy_target
 
 Snapshot = dict[str, tuple[int, int]]
@@ -132,6 +133,9 @@ class WatchSession:
         if report.invalidation_id:
             self.last_invalidation = time.monotonic()
         self.owed = report.pending
+        failed = check_error(report)  # with --check-url: the cycle fails, the deploy stays committed
+        if failed:
+            raise failed
         inv = report.invalidation.paths if report.invalidation_id else ()
         tail = f"{len(uploaded)} uploaded, {report.skipped} skipped"
         if inv:
