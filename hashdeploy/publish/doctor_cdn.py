@@ -223,11 +223,11 @@ def _caching(d: DistributionFacts, pattern: str, beh: dict[str, Any]) -> list[Fi
                                   f"{policy.reason}")]
         conf = policy.get("CachePolicyConfig", policy)
         params = conf.get("ParametersInCacheKeyAndForwardedToOrigin", {})
-        ttls = (int(conf.get("MinTTL", 0)), int(conf.get("DefaultTTL", 0)), int(conf.get("MaxTTL", 0)))
+        ttls = _ttl_values(conf)
         encodings = bool(params.get("EnableAcceptEncodingGzip")) or bool(params.get("EnableAcceptEncodingBrotli"))
         name = f"cache policy {conf.get('Name', policy_id)}"
     else:
-        ttls = (int(beh.get("MinTTL", 0)), int(beh.get("DefaultTTL", 0)), int(beh.get("MaxTTL", 0)))
+        ttls = _ttl_values(beh)
         encodings, name = True, "legacy cache settings"
     compress = bool(beh.get("Compress"))
     if not compress or not encodings or ttls[2] == 0:
@@ -241,6 +241,13 @@ def _caching(d: DistributionFacts, pattern: str, beh: dict[str, Any]) -> list[Fi
     return out
 
 
+def _ttl_values(conf: dict[str, Any]) -> tuple[int, int, int]:
+    """MinTTL, DefaultTTL, MaxTTL with CloudFront's defaults for the optional ones (a day, a year, or MinTTL above)."""
+    low = int(conf.get("MinTTL", 0))
+    default = int(conf.get("DefaultTTL", max(low, STABLE_S_MAXAGE)))
+    return low, default, int(conf.get("MaxTTL", default if max(low, default) > YEAR else YEAR))
+
+
 def _ttls(where: str, name: str, low: int, default: int, high: int) -> Finding:
     fix = "use a cache policy with MinTTL 0, DefaultTTL 86400, MaxTTL 31536000 (honours the origin's Cache-Control)."
     seen = f"{where}: {name} TTLs min {low} / default {default} / max {high}"
@@ -249,7 +256,7 @@ def _ttls(where: str, name: str, low: int, default: int, high: int) -> Finding:
     if low == high or low >= STABLE_S_MAXAGE:
         return Finding("cache-policy", ERROR, f"{seen}: the origin's Cache-Control is ignored, so stable pages stay "
                        f"{low} s whatever hashdeploy sends.", fix)
-    if low > 0:
+    if low > 60:  # CachingOptimized's 1 s is harmless; minutes keep no-store files and error pages that long
         return Finding("cache-policy", WARNING, f"{seen}: files hashdeploy marks no-store are still kept {low} s.", fix)
     if high < YEAR:
         return Finding("cache-policy", WARNING, f"{seen}: hashed assets (max-age={YEAR}, immutable) are fetched "

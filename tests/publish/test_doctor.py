@@ -44,6 +44,7 @@ def viewer_request(arn: str) -> dict[str, Any]:
 def dist_config(bucket: str, ref: str, *, origin: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
     o = {"Id": "s3", "DomainName": f"{bucket}.s3.us-east-1.amazonaws.com", "OriginPath": "",
          "S3OriginConfig": {"OriginAccessIdentity": ""}, **(origin or {})}
+    o = {k: v for k, v in o.items() if v is not None}
     return {"CallerReference": ref, "Comment": "", "Enabled": True, "Origins": {"Quantity": 1, "Items": [o]},
             "DefaultCacheBehavior": behavior(), **extra}
 
@@ -241,3 +242,57 @@ def test_denied_reads_are_not_checked(run: RunCli, aws: AwsWorld) -> None:
 def test_invalid_settings_exit_2(run: RunCli, args: tuple[str, ...]) -> None:
     code, out, err = run(*args)
     assert code == 2 and out == "" and err.count("\n") == 1 and err.startswith("ConfigError: "), err
+
+
+def test_a_website_endpoint_origin(run: RunCli, aws: AwsWorld) -> None:
+    bucket = aws.bucket
+    replace_config(aws, dist_config(bucket, bucket, origin={
+        "DomainName": f"{bucket}.s3-website-us-east-1.amazonaws.com", "S3OriginConfig": None,
+        "CustomOriginConfig": {"HTTPPort": 80, "HTTPSPort": 443, "OriginProtocolPolicy": "http-only"}}))
+    aws.s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": ["s3:GetObject"],
+         "Resource": [f"arn:aws:s3:::{bucket}/*"]}]}))
+    aws.s3.put_bucket_website(Bucket=bucket, WebsiteConfiguration={"IndexDocument": {"Suffix": "index.html"}})
+    aws.recorder.clear()
+    args = ("doctor", "--bucket", bucket, "--distribution-id", aws.distribution_id, "--json")
+    code, out, _err = run(*args)
+    got = findings(out)
+    d = aws.distribution_id
+    assert got["origin-access", "warning"].startswith(f"{d}: S3 website endpoint origin {bucket}.s3-website-")
+    assert got["public-access-block", "ok"].endswith("as the website endpoint in front of it needs. Fix: ")
+    assert "as the website endpoint needs" in got["bucket-public", "ok"]
+    assert got["default-root-object", "ok"].startswith(f"{d}: the website endpoint answers / itself.")
+    assert got["directory-urls", "ok"].startswith(f"{d}: the website endpoint answers /dir/ with /dir/index.html.")
+    assert ("records-exposed", "error") in got and ("records-exposed", "warning") in got
+    assert code == 1 and aws.recorder.writes() == []
+    aws.s3.delete_bucket_website(Bucket=bucket)
+    aws.s3.delete_bucket_policy(Bucket=bucket)
+    got = findings(run(*args)[1])
+    assert got["origin-access", "error"].startswith(f"{d}: S3 website endpoint origin, but s3://{bucket} is not public")
+    assert got["directory-urls", "error"] == (f"{d}: the website endpoint has no index document: /dir/ is a 404. "
+                                              f"Fix: aws s3 website s3://{bucket} --index-document index.html")
+
+
+@pytest.mark.parametrize(("ownership", "acl", "severity", "seen"), [
+    ("BucketOwnerEnforced", "public-read", "error", "has ACLs disabled (BucketOwnerEnforced): every upload is refused"),
+    ("BucketOwnerEnforced", "bucket-owner-full-control", "ok", "--acl bucket-owner-full-control is accepted."),
+    ("ObjectWriter", None, "warning", "has ACLs enabled (ObjectWriter): an object ACL can publish a file"),
+    ("ObjectWriter", "public-read", "warning", "--acl public-read makes every object, deploy records included"),
+])
+def test_acls_against_acl(run: RunCli, aws: AwsWorld, ownership: str, acl: str | None, severity: str,
+                          seen: str) -> None:
+    aws.s3.put_bucket_ownership_controls(Bucket=aws.bucket, OwnershipControls={
+        "Rules": [{"ObjectOwnership": ownership}]})
+    code, out, _err = run("doctor", "--bucket", aws.bucket, "--json", *(("--acl", acl) if acl else ()))
+    assert seen in findings(out)["acl", severity]
+    assert code == (1 if severity == "error" else 0)
+
+
+def test_a_public_bucket_acl_is_an_error(run: RunCli, aws: AwsWorld) -> None:
+    aws.s3.put_bucket_ownership_controls(Bucket=aws.bucket, OwnershipControls={
+        "Rules": [{"ObjectOwnership": "ObjectWriter"}]})
+    aws.s3.put_bucket_acl(Bucket=aws.bucket, ACL="public-read")
+    code, out, _err = run("doctor", "--bucket", aws.bucket, "--json")
+    assert code == 1
+    assert findings(out)["acl", "error"].startswith(f"s3://{aws.bucket}'s ACL grants READ to AllUsers: anyone can "
+                                                     "list or read it.")
