@@ -32,7 +32,17 @@ def _read(call: Callable[[], T], where: str, action: str) -> T | None | Unread:
         code = str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
         if code in _ABSENT:
             return None
-        return Unread(describe(exc, where, action).split(": ", 1)[-1])
+        return Unread(_reason(exc, where, action))
+
+
+def _reason(exc: Exception, where: str, action: str) -> str:
+    """Why a read failed, in a few words: the permission to grant, or the request's own error."""
+    resp = getattr(exc, "response", None) or {}
+    code = str(resp.get("Error", {}).get("Code", ""))
+    status = resp.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    if not resp or code in ("AccessDenied", "403") or status == 403:
+        return describe(exc, where, action).split(": ", 1)[-1]
+    return f"{action} failed ({code or status}: {resp.get('Error', {}).get('Message', '')})"
 
 
 def read_bucket(s3: Any, bucket: str, prefix: str) -> BucketFacts:
@@ -70,7 +80,7 @@ def read_distribution(cf: Any, dist_id: str, bucket: str) -> DistributionFacts:
             raise
         if str(getattr(exc, "response", {}).get("Error", {}).get("Code", "")) == "NoSuchDistribution":
             return DistributionFacts(dist_id, Unread("no such distribution"), missing=True)
-        return DistributionFacts(dist_id, Unread(describe(exc, where, "cloudfront:GetDistribution").split(": ", 1)[-1]))
+        return DistributionFacts(dist_id, Unread(_reason(exc, where, "cloudfront:GetDistribution")))
     conf = dist.get("DistributionConfig", {})
     policies: dict[str, dict[str, Any] | Unread] = {}
     functions: dict[str, str | Unread] = {}
@@ -100,12 +110,12 @@ def read_distribution(cf: Any, dist_id: str, bucket: str) -> DistributionFacts:
 
 
 def serving(cf: Any, bucket: str) -> tuple[str, ...] | Unread:
-    """Every distribution of the account with an origin on the bucket (ListDistributions)."""
+    """Every enabled distribution of the account with an origin on the bucket (ListDistributions)."""
     def ids() -> tuple[str, ...]:
         out = []
         for page in cf.get_paginator("list_distributions").paginate():
             for item in page.get("DistributionList", {}).get("Items", []) or []:
-                if bucket_origin({"DistributionConfig": item}, bucket) is not None:
+                if item.get("Enabled") and bucket_origin({"DistributionConfig": item}, bucket) is not None:
                     out.append(str(item["Id"]))
         return tuple(out)
 
