@@ -79,7 +79,8 @@ def diagnose(facts: Facts) -> list[Finding]:
     from hashdeploy.publish.doctor_cdn import distribution_findings
 
     website_used = any(_uses_website(d, facts.bucket.bucket) for d in facts.distributions)
-    out = [*bucket_findings(facts, website_used=website_used)]
+    arns = [str(d.distribution.get("ARN", "")) for d in facts.distributions if not isinstance(d.distribution, Unread)]
+    out = [*bucket_findings(facts, website_used=website_used, account=account_of(next(iter(arns), "")))]
     out += _coverage(facts)
     for dist in facts.distributions:
         out += distribution_findings(dist, facts)
@@ -93,7 +94,7 @@ def _uses_website(dist: DistributionFacts, bucket: str) -> bool:
     return origin is not None and ".s3-website" in origin["DomainName"]
 
 
-def bucket_findings(facts: Facts, *, website_used: bool) -> list[Finding]:
+def bucket_findings(facts: Facts, *, website_used: bool, account: str = "ACCOUNT_ID") -> list[Finding]:
     """Block Public Access, ACLs against --acl, public reads, and the records read straight from S3."""
     b = facts.bucket
     out = [_public_access_block(b, website_used), _acls(b, facts.acl)]
@@ -113,7 +114,7 @@ def bucket_findings(facts: Facts, *, website_used: bool) -> list[Finding]:
         out.append(Finding("records-exposed", ERROR,
                            f"s3://{b.bucket}/{b.prefix}{RECORDS} is readable by anyone ({records}): the deploy "
                            "records list every object of every deploy.", "add to the bucket policy: " +
-                           json.dumps(deny_records(b))))
+                           json.dumps(deny_records(b, account))))
     return out
 
 
@@ -235,11 +236,17 @@ def public_read(b: BucketFacts, key: str) -> str | Unread:
     return ""
 
 
-def deny_records(b: BucketFacts) -> dict[str, Any]:
-    """The bucket policy statement that keeps hashdeploy's records from every reader but the account."""
+def account_of(arn: str) -> str:
+    """The account id in an ARN (arn:aws:cloudfront::123456789012:distribution/E…), or a placeholder."""
+    parts = arn.split(":")
+    return parts[4] if len(parts) > 5 and parts[4] else "ACCOUNT_ID"
+
+
+def deny_records(b: BucketFacts, account: str = "ACCOUNT_ID") -> dict[str, Any]:
+    """The bucket policy statement that keeps hashdeploy's records from every reader outside the account."""
     return {"Sid": "HashdeployRecordsPrivate", "Effect": "Deny", "Principal": "*", "Action": "s3:GetObject",
             "Resource": object_arn(b.bucket, b.prefix + RECORDS + "*"),
-            "Condition": {"StringNotEquals": {"aws:PrincipalAccount": "ACCOUNT_ID"}}}
+            "Condition": {"StringNotEquals": {"aws:PrincipalAccount": account}}}
 
 
 def source_arns(stmt: dict[str, Any]) -> list[str]:

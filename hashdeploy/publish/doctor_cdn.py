@@ -20,6 +20,7 @@ from hashdeploy.publish.doctor import (
     Facts,
     Finding,
     Unread,
+    account_of,
     allows,
     deny_records,
     oac_statement,
@@ -104,12 +105,14 @@ def _origin_access(d: DistributionFacts, facts: Facts, origin: dict[str, Any], w
         if scoped:
             return Finding("origin-access", OK, f"{d.id}: S3 REST origin with Origin Access Control {oac_id}; the "
                            f"bucket policy grants this distribution s3:GetObject.")
-        if grants:
+        if any(not source_arns(s) for s in grants):
             return Finding("origin-access", WARNING, f"{d.id}: the bucket policy grants s3:GetObject to every "
                            "CloudFront distribution (no AWS:SourceArn condition), of any account.",
                            f"add the condition {{\"StringEquals\": {{\"AWS:SourceArn\": \"{arn}\"}}}}.")
+        others = sorted({str(a) for s in grants for a in source_arns(s)})
         return Finding("origin-access", ERROR, f"{d.id}: Origin Access Control {oac_id}, but the bucket policy does not "
-                       "grant this distribution s3:GetObject: every URL is answered 403.",
+                       "grant this distribution s3:GetObject" + (f" (only {', '.join(others)})" if others else "") +
+                       ": every URL is answered 403.",
                        "add to the bucket policy: " + json.dumps(oac_statement(b.bucket, b.prefix, arn)))
     if oai:
         oai_id = oai.rsplit("/", 1)[-1]
@@ -292,4 +295,4 @@ def _records(d: DistributionFacts, facts: Facts, origin: dict[str, Any]) -> Find
         return Finding("records-exposed", OK, f"{d.id}: the bucket policy denies reading {url}'s key.")
     return Finding("records-exposed", WARNING, f"https://{dist.get('DomainName')}{url} is served to anyone through "
                    f"{d.id}: the deploy records list every object of every deploy.",
-                   "add to the bucket policy: " + json.dumps(deny_records(b)))
+                   "add to the bucket policy: " + json.dumps(deny_records(b, account_of(str(dist.get("ARN", ""))))))
