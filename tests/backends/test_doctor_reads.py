@@ -160,3 +160,16 @@ def test_a_lambda_at_edge_directory_handler_is_not_checked(cf: tuple[Any, Stubbe
     assert got["directory-urls"].severity == "warning"
     assert got["directory-urls"].message == (f"{DIST}: Lambda@Edge {edge} on origin-request; not checked (doctor "
                                              "does not read Lambda code).")
+
+
+def test_unreadable_function_code_is_not_checked(cf: tuple[Any, Stubber]) -> None:
+    client, stub = cf
+    stub.add_response("get_distribution", distribution(), {"Id": DIST})
+    stub.add_response("get_cache_policy", cache_policy(OPTIMIZED, "site", ttls={"MinTTL": 0}), {"Id": OPTIMIZED})
+    stub.add_client_error("get_function", "AccessDenied", "not authorized", 403,
+                          expected_params={"Name": "dir-index", "Stage": "LIVE"})
+    stub.add_response("get_origin_access_control", oac(), {"Id": OAC})
+    got = judge(client)["directory-urls"]
+    assert (got.severity, got.message) == ("warning", f"{DIST}: viewer-request function {FN}; not checked whether it "
+                                           "maps /dir/ to /dir/index.html: access denied to cloudfront:GetFunction; "
+                                           "grant it to the deploying identity (README: IAM policy)")

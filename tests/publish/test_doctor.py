@@ -300,3 +300,16 @@ def test_a_public_bucket_acl_is_an_error(run: RunCli, aws: AwsWorld) -> None:
     assert code == 1
     assert findings(out)["acl", "error"].startswith(f"s3://{aws.bucket}'s ACL grants READ to AllUsers: anyone can "
                                                      "list or read it.")
+
+
+def test_the_python_api_returns_the_findings(aws: AwsWorld) -> None:
+    from pathlib import Path
+
+    import hashdeploy
+
+    settings = hashdeploy.load_settings(Path("."), {"target": f"s3://{aws.bucket}",
+                                                    "distribution_id": aws.distribution_id})
+    found = hashdeploy.doctor(settings)
+    assert {f.check for f in found} >= {"origin-access", "directory-urls", "records-exposed"}
+    assert all(f.severity in ("error", "warning", "ok") for f in found)
+    assert aws.recorder.writes() == []
