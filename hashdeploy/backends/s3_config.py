@@ -13,8 +13,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 from hashdeploy.backends.s3 import describe, make_clients, translated
-from hashdeploy.publish.doctor import BucketFacts, DistributionFacts, Facts, Unread
-from hashdeploy.publish.doctor_cdn import behaviors, bucket_origin
+from hashdeploy.publish.doctor import BucketFacts, DistributionFacts, Facts, Unread, behaviors, bucket_origin
 from hashdeploy.settings import Settings
 
 T = TypeVar("T")

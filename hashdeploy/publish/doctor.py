@@ -88,10 +88,22 @@ def diagnose(facts: Facts) -> list[Finding]:
 
 
 def _uses_website(dist: DistributionFacts, bucket: str) -> bool:
-    from hashdeploy.publish.doctor_cdn import bucket_origin
-
     origin = None if isinstance(dist.distribution, Unread) else bucket_origin(dist.distribution, bucket)
     return origin is not None and ".s3-website" in origin["DomainName"]
+
+
+def bucket_origin(dist: dict[str, Any], bucket: str) -> dict[str, Any] | None:
+    """The distribution's origin on the bucket (REST or website endpoint), if any."""
+    for origin in dist.get("DistributionConfig", {}).get("Origins", {}).get("Items", []) or []:
+        if str(origin.get("DomainName", "")).startswith((f"{bucket}.s3.", f"{bucket}.s3-website", f"{bucket}.s3-")):
+            return dict(origin)
+    return None
+
+
+def behaviors(conf: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(path pattern, behavior) for the default behavior ("*") and every other one."""
+    out = [("*", conf.get("DefaultCacheBehavior", {}))]
+    return out + [(str(b.get("PathPattern")), b) for b in conf.get("CacheBehaviors", {}).get("Items", []) or []]
 
 
 def bucket_findings(facts: Facts, *, website_used: bool, account: str = "ACCOUNT_ID") -> list[Finding]:

@@ -20,9 +20,9 @@ from hashdeploy.publish.doctor import (
     Facts,
     Finding,
     Unread,
-    account_of,
     allows,
-    deny_records,
+    behaviors,
+    bucket_origin,
     oac_statement,
     object_arn,
     principals,
@@ -30,26 +30,13 @@ from hashdeploy.publish.doctor import (
     source_arns,
     statements,
 )
+from hashdeploy.publish.doctor_records import served_records
 
 # The viewer-request function that answers /dir/ with /dir/index.html (what an S3 REST origin cannot do).
 DIRECTORY_FUNCTION = ("function handler(event) { var r = event.request; "
                       "if (r.uri.endsWith('/')) { r.uri += 'index.html'; } return r; }")
 YEAR = 31536000
 STABLE_S_MAXAGE = 86400
-
-
-def bucket_origin(dist: dict[str, Any], bucket: str) -> dict[str, Any] | None:
-    """The distribution's origin on the bucket (REST or website endpoint), if any."""
-    for origin in dist.get("DistributionConfig", {}).get("Origins", {}).get("Items", []) or []:
-        if str(origin.get("DomainName", "")).startswith((f"{bucket}.s3.", f"{bucket}.s3-website", f"{bucket}.s3-")):
-            return dict(origin)
-    return None
-
-
-def behaviors(conf: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """(path pattern, behavior) for the default behavior ("*") and every other one."""
-    out = [("*", conf.get("DefaultCacheBehavior", {}))]
-    return out + [(str(b.get("PathPattern")), b) for b in conf.get("CacheBehaviors", {}).get("Items", []) or []]
 
 
 def distribution_findings(d: DistributionFacts, facts: Facts) -> list[Finding]:
@@ -72,7 +59,7 @@ def distribution_findings(d: DistributionFacts, facts: Facts) -> list[Finding]:
     out += _error_responses(d.id, conf)
     for pattern, beh in behaviors(conf):
         out += _caching(d, pattern, beh)
-    out.append(_records(d, facts, origin))
+    out.append(served_records(d, facts, origin))
     return out
 
 
@@ -265,34 +252,3 @@ def _ttls(where: str, name: str, low: int, default: int, high: int) -> Finding:
         return Finding("cache-policy", WARNING, f"{seen}: hashed assets (max-age={YEAR}, immutable) are fetched "
                        f"from S3 again every {high} s.", fix)
     return Finding("cache-policy", OK, f"{seen}: the origin's Cache-Control is honoured.")
-
-
-def _records(d: DistributionFacts, facts: Facts, origin: dict[str, Any]) -> Finding:
-    """Whether /.hashdeploy/* (hashdeploy's deploy records) is answered through this distribution."""
-    dist, b = d.distribution, facts.bucket
-    assert not isinstance(dist, Unread)
-    path = str(origin.get("OriginPath") or "").strip("/")
-    key = b.prefix + RECORDS + "current.json"
-    if path and not key.startswith(path + "/"):
-        return Finding("records-exposed", OK, f"{d.id}: the records (s3://{b.bucket}/{key}) are outside its origin path.")
-    url = "/" + key[len(path):].lstrip("/")
-    conf = dist.get("DistributionConfig", {})
-    for pattern, beh in behaviors(conf)[1:]:
-        if fnmatchcase(url, "/" + pattern.lstrip("/")):
-            guard = ([f"viewer-request function {f.get('FunctionARN')}" for f in
-                      beh.get("FunctionAssociations", {}).get("Items", []) or [] if f.get("EventType") == "viewer-request"]
-                     + ["signed URLs" for k in ("TrustedKeyGroups", "TrustedSigners") if beh.get(k, {}).get("Enabled")]
-                     + ([f"origin {beh.get('TargetOriginId')}"] if beh.get("TargetOriginId") != origin["Id"] else []))
-            if guard:
-                return Finding("records-exposed", OK, f"{d.id}: {url} goes to behavior {pattern}, guarded by "
-                               f"{guard[0]}.")
-    if isinstance(b.policy, Unread):
-        return Finding("records-exposed", WARNING, f"{d.id}: not checked whether {url} is served: {b.policy.reason}")
-    arn = object_arn(b.bucket, key)
-    denied = any(allows(s, "s3:GetObject", arn, "Deny") and ("*" in principals(s, "AWS") or CLOUDFRONT_SERVICE
-                 in principals(s, "Service")) for s in statements(b.policy))
-    if denied:
-        return Finding("records-exposed", OK, f"{d.id}: the bucket policy denies reading {url}'s key.")
-    return Finding("records-exposed", WARNING, f"https://{dist.get('DomainName')}{url} is served to anyone through "
-                   f"{d.id}: the deploy records list every object of every deploy.",
-                   "add to the bucket policy: " + json.dumps(deny_records(b, account_of(str(dist.get("ARN", ""))))))

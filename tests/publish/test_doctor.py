@@ -105,7 +105,8 @@ def test_a_well_configured_setup_has_only_ok_findings(run: RunCli, aws: AwsWorld
     assert "Origin Access Control" in got["origin-access", "ok"]
     assert f"function {dirs} maps directory URLs" in got["directory-urls", "ok"]
     assert "the site is served at /." in got["origin-path", "ok"]
-    assert f"behavior /.hashdeploy/*, guarded by viewer-request function {deny}" in got["records-exposed", "ok"]
+    assert (f"/.hashdeploy/current.json goes to behavior /.hashdeploy/*, whose viewer-request function {deny} "
+            "answers by itself.") in got["records-exposed", "ok"]
     assert "min 0 / default 86400 / max 31536000" in got["cache-policy", "ok"]
     code, text, _err = run("doctor", "--bucket", bucket, "--prefix", "www", "--distribution-id", aws.distribution_id)
     assert code == 0 and len(text.splitlines()) == len(json.loads(out)["findings"])

@@ -13,15 +13,18 @@ ARN = f"arn:aws:cloudfront::123456789012:distribution/{DIST}"
 
 
 def facts(policy: dict[str, Any] | None | Unread, *, prefix: str = "", origin_path: str = "",
-          given_origin_path: str | None = None) -> Facts:
+          given_origin_path: str | None = None, extra: tuple[dict[str, Any], ...] = (),
+          functions: dict[str, str | Unread] | None = None) -> Facts:
     origin = {"Id": "s3", "DomainName": f"{BUCKET}.s3.eu-west-1.amazonaws.com", "OriginPath": origin_path,
               "S3OriginConfig": {"OriginAccessIdentity": ""}, "OriginAccessControlId": "EOAC"}
     dist = {"Id": DIST, "ARN": ARN, "DomainName": "d1.cloudfront.net", "DistributionConfig": {
         "DefaultRootObject": "index.html", "Origins": {"Quantity": 1, "Items": [origin]},
-        "DefaultCacheBehavior": {"TargetOriginId": "s3", "ViewerProtocolPolicy": "https-only", "Compress": True}}}
+        "DefaultCacheBehavior": {"TargetOriginId": "s3", "ViewerProtocolPolicy": "https-only", "Compress": True},
+        "CacheBehaviors": {"Quantity": len(extra), "Items": list(extra)}}}
     bucket = BucketFacts(bucket=BUCKET, prefix=prefix, policy=policy, public_access_block=None, ownership=None,
                          acl_grants=[], website=None)
-    return Facts(bucket=bucket, distributions=(DistributionFacts(DIST, dist),), serving=(DIST,),
+    return Facts(bucket=bucket, distributions=(DistributionFacts(DIST, dist, functions=functions or {}),),
+                 serving=(DIST,),
                  origin_path=given_origin_path)
 
 
@@ -84,4 +87,33 @@ def test_origin_path_against_prefix(prefix: str, origin_path: str, given: str | 
                                     seen: str) -> None:
     found = by_check(diagnose(facts({"Statement": []}, prefix=prefix, origin_path=origin_path,
                                     given_origin_path=given)), "origin-path")
+    assert found.severity == severity and seen in found.message, found
+
+
+FN = "arn:aws:cloudfront::123456789012:function/records"
+
+
+def records_behavior(pattern: str = "/.hashdeploy/*", **extra: Any) -> dict[str, Any]:
+    return {"PathPattern": pattern, "TargetOriginId": "s3", "ViewerProtocolPolicy": "https-only", **extra}
+
+
+@pytest.mark.parametrize(("extra", "functions", "severity", "seen"), [
+    ((records_behavior(TrustedKeyGroups={"Enabled": True, "Quantity": 1, "Items": ["K1"]}),), {}, "ok",
+     "goes to behavior /.hashdeploy/*, which requires signed URLs."),
+    ((records_behavior(TargetOriginId="deny-all"),), {}, "ok", "which sends it to origin deny-all."),
+    ((records_behavior(FunctionAssociations={"Quantity": 1, "Items": [{"FunctionARN": FN,
+                                                                        "EventType": "viewer-request"}]}),),
+     {FN: "function handler(event) { return { statusCode: 404 }; }"}, "ok", "answers by itself."),
+    ((records_behavior(FunctionAssociations={"Quantity": 1, "Items": [{"FunctionARN": FN,
+                                                                        "EventType": "viewer-request"}]}),),
+     {FN: Unread("access denied to cloudfront:GetFunction")}, "warning", "not checked whether it answers by itself"),
+    ((records_behavior(FunctionAssociations={"Quantity": 1, "Items": [{"FunctionARN": FN,
+                                                                        "EventType": "viewer-request"}]}),),
+     {FN: "function handler(event) { return event.request; }"}, "warning", "is served to anyone through"),
+    ((records_behavior("/.hash*"), records_behavior(TargetOriginId="deny-all")), {}, "warning",
+     "is served to anyone through"),  # the first matching behavior decides
+])
+def test_a_records_behavior(extra: tuple[dict[str, Any], ...], functions: dict[str, str | Unread], severity: str,
+                            seen: str) -> None:
+    found = by_check(diagnose(facts({"Statement": []}, extra=extra, functions=functions)), "records-exposed")
     assert found.severity == severity and seen in found.message, found
