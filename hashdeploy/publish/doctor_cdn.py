@@ -54,7 +54,9 @@ def distribution_findings(d: DistributionFacts, facts: Facts) -> list[Finding]:
                         "it does not serve what hashdeploy deploys, and invalidating it refreshes nothing.",
                         f"check --bucket and --distribution-id, or add an origin {b.bucket}.s3.<region>.amazonaws.com")]
     website = ".s3-website" in origin["DomainName"]
-    out = [_origin_access(d, facts, origin, website), _origin_path(d.id, origin, facts)]
+    out = [Finding("distribution", WARNING, f"{d.id} is disabled: it serves nothing.", "enable it, or drop this "
+                   "--distribution-id.")] if conf.get("Enabled") is False else []
+    out += [_origin_access(d, facts, origin, website), _origin_path(d.id, origin, facts)]
     out += _root_and_directories(d, facts, website)
     out += _error_responses(d.id, conf)
     for pattern, beh in behaviors(conf):

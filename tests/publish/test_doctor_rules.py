@@ -117,3 +117,18 @@ def test_a_records_behavior(extra: tuple[dict[str, Any], ...], functions: dict[s
                             seen: str) -> None:
     found = by_check(diagnose(facts({"Statement": []}, extra=extra, functions=functions)), "records-exposed")
     assert found.severity == severity and seen in found.message, found
+
+
+def test_a_distribution_without_an_origin_on_the_bucket_or_disabled() -> None:
+    f = facts({"Statement": []})
+    dist = f.distributions[0].distribution
+    assert isinstance(dist, dict)
+    dist["DistributionConfig"]["Origins"]["Items"][0]["DomainName"] = "other-site.s3.eu-west-1.amazonaws.com"
+    [found] = [x for x in diagnose(f) if x.check not in ("public-access-block", "acl", "bucket-public", "distributions")]
+    assert (found.check, found.severity) == ("origin-access", "error")
+    assert found.message.startswith(f"{DIST}: no origin on s3://{BUCKET} (origins: other-site.s3.eu-west-1.amazonaws.com)")
+    f = facts({"Statement": []})
+    dist = f.distributions[0].distribution
+    assert isinstance(dist, dict)
+    dist["DistributionConfig"]["Enabled"] = False
+    assert by_check(diagnose(f), "distribution").message == f"{DIST} is disabled: it serves nothing."
