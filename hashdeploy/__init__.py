@@ -1,4 +1,4 @@
-"""hashdeploy's library API: build(), deploy(), history(), rollback(), prune() and the Settings they all take.
+"""hashdeploy's library API: build(), deploy(), history(), rollback(), prune(), doctor() and the Settings they take.
 
 The command line, watch mode and every site-generator hook call only these. Each imports its stages when
 called, so `import hashdeploy` stays cheap (no bs4, no boto3).
@@ -16,12 +16,13 @@ from hashdeploy.sources import load_settings
 if TYPE_CHECKING:
     from hashdeploy.backends import Target
     from hashdeploy.model import BuildResult, Progress
+    from hashdeploy.publish.doctor import Finding
     from hashdeploy.publish.prune import PruneReport
     from hashdeploy.publish.report import DeployReport
     from hashdeploy.publish.rollback import RollbackReport
 
 __version__ = "0.1.0"
-__all__ = ["ConfigError", "HashdeployError", "Settings", "build", "deploy", "history", "load_settings", "one_line",
+__all__ = ["ConfigError", "HashdeployError", "Settings", "build", "deploy", "doctor", "history", "load_settings", "one_line",
            "open_target", "prune", "rollback"]
 
 
@@ -119,3 +120,17 @@ def prune(settings: Settings, *, target: Target | None = None, dry_run: bool = F
     return run(t.backend, settings, keep=settings.keep, older_than=parse_age(settings.older_than),
                max_deletes=settings.max_deletes, delete_removed=settings.delete_removed, served_prefix=t.served_prefix,
                cdn=t.cdn, distributions=t.distributions, dry_run=dry_run, break_lock=break_lock)
+
+
+def doctor(settings: Settings) -> list[Finding]:
+    """Read the bucket and every distribution in settings.distribution_id (never writing) and judge their setup."""
+    from hashdeploy.settings import deploy_target
+
+    target = deploy_target(settings)
+    if target is None or target[0] != "s3":
+        raise ConfigError("Config value 'target': `hashdeploy doctor` checks an S3 bucket and the CloudFront "
+                          "distributions in front of it; pass --bucket or --target s3://BUCKET[/PREFIX]")
+    from hashdeploy.backends.s3_config import read_facts
+    from hashdeploy.publish.doctor import diagnose
+
+    return diagnose(read_facts(settings, target[1], target[2]))

@@ -21,7 +21,7 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="hashdeploy",
         description="Give every asset of a built static site a content-hashed name and rewrite its references; "
-                    "with a target, deploy it. Also: hashdeploy history | rollback [ID] | prune.",
+                    "with a target, deploy it. Also: hashdeploy history | rollback [ID] | prune | doctor.",
     )
     p.add_argument("site", type=Path, help="the built site directory (dist/, site/, public/, _build/html)")
     p.add_argument("--dry-run", action="store_true", help="show what would be renamed, rewritten, uploaded; write nothing")

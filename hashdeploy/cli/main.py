@@ -25,6 +25,10 @@ def main(argv: list[str] | None = None) -> int:
             from hashdeploy.cli.lifecycle import run as run_lifecycle
 
             return run_lifecycle(args)
+        if args and args[0] == "doctor":
+            from hashdeploy.cli.doctor import run as run_doctor
+
+            return run_doctor(args[1:])
         from hashdeploy.cli.build import run
 
         return run(args)
