@@ -341,3 +341,36 @@ def test_a_reference_to_a_file_outside_the_deploy_fails(run: RunCli, cdn: Cdn, t
     assert "img/gone.png (no such file in the site)" in err  # the build's warning
     assert [line for line in out.splitlines() if line.startswith("check: http")] == [
         f"check: {cdn.url}/index.html: loads img/gone.png (line 2), which is not part of the deploy"]
+
+
+def test_each_check_url_goes_through_its_own_distribution(run: RunCli, aws: AwsWorld, tmp_path: Path) -> None:
+    """Two distributions on s3://bucket/www/: one serves the bucket root (/www/docs/), the other has origin path
+    /www (/docs/). Each check URL is fetched with its own distribution's paths."""
+    from test_distributions import second_distribution
+
+    other = second_distribution(aws, "/www")
+
+    def origin(prefix: str) -> Callable[[str], bytes | None]:
+        def read(key: str) -> bytes | None:
+            try:
+                return bytes(aws.s3.get_object(Bucket=aws.bucket, Key=prefix + key)["Body"].read())
+            except aws.s3.exceptions.NoSuchKey:
+                return None
+        return read
+
+    with serving(Cdn(tmp_path / "unused", origin(""))) as root, serving(Cdn(tmp_path / "unused", origin("www/"))) as www:
+        src = small_site(tmp_path / "src")
+        args = ("--bucket", aws.bucket, "--prefix", "www", "--distribution-id", aws.distribution_id,
+                "--distribution-id", other, "--check-url", root.url, "--check-url", www.url, "--json")
+        code, out, err = run(src, *args)
+        assert code == 0, err
+        assert "/www/docs/" in root.requests and "/docs/" in www.requests
+        assert not any(r.startswith("/www/") for r in www.requests)
+        assert json.loads(out)["check"]["urls_checked"] == 18 == len(root.requests) + len(www.requests)
+        # the second distribution serves a stale page: only its URL is reported
+        small_site(src, "2")
+        www.stale["/docs/index.html"] = b"<p>docs 1</p>"
+        code, out, err = run(src, *args)
+        assert code == 1
+        failures = json.loads(out)["check"]["failures"]
+        assert {f["url"] for f in failures} == {f"{www.url}/docs/", f"{www.url}/docs/index.html"}
