@@ -51,6 +51,7 @@ PUT_KINDS = ("put_object", "put_stable_body", "put_record")
 
 # Targets (see bench/README.md).
 TARGET_NOCHANGE_SPEEDUP = 10.0
+TARGET_FIRST_RATIO = 0.6  # issue: a first deploy (processing included) within 0.6x of `aws s3 sync`
 
 # Price list used by the paper calculation (us-east-1, as of 2025; see bench/README.md).
 PRICE_S3_PUT_CLASS = 0.005 / 1000  # PUT, COPY, POST, LIST
@@ -554,9 +555,12 @@ def targets(seq: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     f_hd, f_aws = s["first"]["hashdeploy"], s["first"]["aws"]
     ok = f_hd["returncode"] == 0 and f_aws["returncode"] == 0
-    out.append({"target": "first deploy no slower than aws s3 sync (hashdeploy wall incl. processing <= sync wall)",
-                "ok": ok and f_hd["wall_s"] <= f_aws["wall_s"],
-                "value": f"{f_hd['wall_s']:.2f} s vs {f_aws['wall_s']:.2f} s (x{f_aws['wall_s'] / f_hd['wall_s']:.2f})"
+    stage = (f_hd.get("report") or {}).get("deploy_stage_s")
+    out.append({"target": f"first deploy <= {TARGET_FIRST_RATIO}x aws s3 sync (hashdeploy wall incl. processing / sync wall)",
+                "ok": ok and f_hd["wall_s"] <= TARGET_FIRST_RATIO * f_aws["wall_s"],
+                "value": (f"{f_hd['wall_s']:.2f} s vs {f_aws['wall_s']:.2f} s (x{f_hd['wall_s'] / f_aws['wall_s']:.2f}; "
+                          f"the upload stage alone x{stage / f_aws['wall_s']:.2f})" if stage else
+                          f"{f_hd['wall_s']:.2f} s vs {f_aws['wall_s']:.2f} s (x{f_hd['wall_s'] / f_aws['wall_s']:.2f})")
                 if ok else "a run failed"})
     n_hd, n_aws = s["nochange"]["hashdeploy"], s["nochange"]["aws"]
     rep = n_hd.get("report") or {}
