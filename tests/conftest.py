@@ -155,6 +155,26 @@ def make_distribution(cf: Any, bucket: str) -> str:
     return str(dist["Distribution"]["Id"])
 
 
+def second_distribution(aws: AwsWorld, origin_path: str = "") -> str:
+    """Another distribution in front of the same bucket (a staging domain, a second CDN alias)."""
+    dist = aws.cf.create_distribution(DistributionConfig={
+        "CallerReference": aws.bucket + "-second" + origin_path, "Comment": "", "Enabled": True,
+        "Origins": {"Quantity": 1, "Items": [{"Id": "s3", "DomainName": f"{aws.bucket}.s3.amazonaws.com",
+                                              "OriginPath": origin_path,
+                                              "S3OriginConfig": {"OriginAccessIdentity": ""}}]},
+        "DefaultCacheBehavior": {"TargetOriginId": "s3", "ViewerProtocolPolicy": "redirect-to-https",
+                                 "ForwardedValues": {"QueryString": False, "Cookies": {"Forward": "none"}},
+                                 "MinTTL": 0, "TrustedSigners": {"Enabled": False, "Quantity": 0}},
+    })
+    return str(dist["Distribution"]["Id"])
+
+
+def invalidations(aws: AwsWorld, dist: str) -> list[list[str]]:
+    items = aws.cf.list_invalidations(DistributionId=dist)["InvalidationList"].get("Items", [])
+    return [sorted(aws.cf.get_invalidation(DistributionId=dist, Id=i["Id"])["Invalidation"]["InvalidationBatch"][
+        "Paths"].get("Items", [])) for i in items]
+
+
 @pytest.fixture
 def aws(moto_server: RecordingMotoServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsWorld]:
     """Credentials and endpoints for boto3's standard chain pointing at the moto server, plus a fresh bucket."""

@@ -346,7 +346,7 @@ def test_a_reference_to_a_file_outside_the_deploy_fails(run: RunCli, cdn: Cdn, t
 def test_each_check_url_goes_through_its_own_distribution(run: RunCli, aws: AwsWorld, tmp_path: Path) -> None:
     """Two distributions on s3://bucket/www/: one serves the bucket root (/www/docs/), the other has origin path
     /www (/docs/). Each check URL is fetched with its own distribution's paths."""
-    from test_distributions import second_distribution
+    from conftest import second_distribution
 
     other = second_distribution(aws, "/www")
 

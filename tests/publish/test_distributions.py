@@ -7,30 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import AwsWorld, RunCli, write_tree
+from conftest import AwsWorld, RunCli, invalidations, second_distribution, write_tree
 
 from hashdeploy.settings import Settings
 from hashdeploy.sources import load_settings
-
-
-def second_distribution(aws: AwsWorld, origin_path: str = "") -> str:
-    """Another distribution in front of the same bucket (a staging domain, a second CDN alias)."""
-    dist = aws.cf.create_distribution(DistributionConfig={
-        "CallerReference": aws.bucket + "-second" + origin_path, "Comment": "", "Enabled": True,
-        "Origins": {"Quantity": 1, "Items": [{"Id": "s3", "DomainName": f"{aws.bucket}.s3.amazonaws.com",
-                                              "OriginPath": origin_path,
-                                              "S3OriginConfig": {"OriginAccessIdentity": ""}}]},
-        "DefaultCacheBehavior": {"TargetOriginId": "s3", "ViewerProtocolPolicy": "redirect-to-https",
-                                 "ForwardedValues": {"QueryString": False, "Cookies": {"Forward": "none"}},
-                                 "MinTTL": 0, "TrustedSigners": {"Enabled": False, "Quantity": 0}},
-    })
-    return str(dist["Distribution"]["Id"])
-
-
-def invalidations(aws: AwsWorld, dist: str) -> list[list[str]]:
-    items = aws.cf.list_invalidations(DistributionId=dist)["InvalidationList"].get("Items", [])
-    return [sorted(aws.cf.get_invalidation(DistributionId=dist, Id=i["Id"])["Invalidation"]["InvalidationBatch"][
-        "Paths"].get("Items", [])) for i in items]
 
 
 def site_v1(tmp_path: Path) -> Path:

@@ -249,3 +249,25 @@ def test_sigterm_stops_cleanly(src: Path, tmp_path: Path) -> None:
     out, err = proc.communicate(timeout=WAIT)
     assert proc.returncode == 143 and err == "interrupted; nothing was changed\n", err
     assert out.strip().endswith("stopped")
+
+
+def test_watch_invalidates_every_distribution_and_flushes_both_when_stopping(src: Path, aws: AwsWorld) -> None:
+    from conftest import invalidations, second_distribution
+
+    other = second_distribution(aws)
+    w = Watching(Settings(site=src, bucket=aws.bucket, distribution_id=(aws.distribution_id, other)),
+                 invalidation_interval=3600)
+    try:
+        assert w.next().ok
+        (src / "robots.txt").write_text("v2")
+        assert w.next().invalidated == ("/robots.txt",)
+        (src / "sitemap.xml").write_text("<urlset/>")
+        assert "invalidation path(s) owed" in w.next().line
+        for dist in (aws.distribution_id, other):
+            assert invalidations(aws, dist) == [["/robots.txt"]]
+    finally:
+        w.close()
+    for dist in (aws.distribution_id, other):  # what the burst owed went to both, once, when stopping
+        assert sorted(invalidations(aws, dist)) == [["/robots.txt"], ["/sitemap.xml"]]
+    record = json.loads(aws.objects()[".hashdeploy/current.json"])
+    assert record["pending_invalidation"] == [] and record["pending_by_distribution"] == {}
