@@ -154,9 +154,9 @@ def make_plan(keys: list[str], refs: dict[str, list[Ref]], mentions: dict[str, t
     fingerprint_like = set()
     never_fingerprinted = set()
     for key in keys:
-        if carries_hash(key):
-            fingerprint_like.add(key)
         forced = matches(key, cfg.hashed) is not None
+        if carries_hash(key) and not forced:  # --hash GLOB: hashdeploy names it, whatever hash its name holds
+            fingerprint_like.add(key)
         if not forced and (key in manifests or ((key in nav_in or key in in_feeds) and key not in sub_in)):
             never_fingerprinted.add(key)
         if (p := matches(key, cfg.stable)) is not None:

@@ -69,8 +69,6 @@ def test_fingerprinted_name_with_other_bytes_is_refused_before_any_write(aws: Aw
     assert report.uploaded == 1 and aws.objects()[FP] == b"console.log('v1');\n"
 
 
-@pytest.mark.xfail(strict=True, reason="the engine leaves an unchanged fingerprinted file under its name even "
-                                       "when it matches --hash (hashdeploy/engine/rename.py, _name_component)")
 def test_hash_glob_lets_hashdeploy_rename_the_refused_file(aws: AwsWorld, tmp_path: Path) -> None:
     """The fix the refusal names: --hash GLOB gives the file a hashdeploy name, and the deploy goes through."""
     v1 = write_tree(tmp_path / "v1", site("console.log('v1');\n"))
