@@ -142,16 +142,34 @@ def _parse_misses(misses: list[tuple[Asset, str]], jobs: int, tick: Tick) -> dic
         return results
     batches = [items[i : i + _BATCH] for i in range(0, len(items), _BATCH)]
     # imported here: an up-to-date build never starts a process pool, so never pays for multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
     from multiprocessing import get_context
 
     # fork is the fast start, but forking a process that runs other threads (mkdocs serve, a watch) can deadlock
     context = get_context("fork" if threading.active_count() == 1 else "forkserver")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        for done in pool.map(_parse_batch, batches):
-            for key, parsed in done:
-                results[key] = parsed
-            tick(len(done))
+    done: dict[int, list[tuple[str, Parsed]]] = {}
+    # This process parses too, from the last batch backwards, while jobs - 1 workers take batches from the front:
+    # `jobs` cores stay busy, and what is parsed here is never pickled. A few batches are queued per worker, so a
+    # worker never waits for this process to hand it the next one.
+    front, back = 0, len(batches)
+    pending: dict[Future[list[tuple[str, Parsed]]], int] = {}
+    with ProcessPoolExecutor(max_workers=jobs - 1, mp_context=context) as pool:
+        while front < back or pending:
+            while front < back and len(pending) < 3 * (jobs - 1):
+                pending[pool.submit(_parse_batch, batches[front])] = front
+                front += 1
+            if front < back:
+                back -= 1
+                done[back] = _parse_batch(batches[back])
+                tick(len(done[back]))
+            else:
+                wait(pending, return_when=FIRST_COMPLETED)
+            for future in [f for f in pending if f.done()]:
+                i = pending.pop(future)
+                done[i] = future.result()
+                tick(len(done[i]))
+    for i in range(len(batches)):
+        results.update(done[i])
     return results
 
 
