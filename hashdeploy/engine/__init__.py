@@ -74,7 +74,11 @@ def _build(cfg: Settings, dry_run: bool, progress: Progress | None, update: bool
     staging = None if dry_run else new_staging(target)
     sink: Sink | None = None
     try:
-        sink = NullSink() if staging is None else StagingSink(staging)
+        if staging is None:
+            sink = NullSink()
+        else:
+            sink = StagingSink(staging)
+            sink.make_dirs(a.key.rpartition("/")[0] for a in assets)  # each output file is where its source is
         # 5. rewrite and name: leaves first, each strongly connected component sharing one hash
         result = _rewrite(cfg, sink, assets, parsed, refs, plan, warnings, progress)
         # 6. manifest, then swap the staging tree into place

@@ -145,6 +145,8 @@ def _parse_misses(misses: list[tuple[Asset, str]], jobs: int, tick: Tick) -> dic
     from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
     from multiprocessing import get_context
 
+    import hashdeploy.engine.refs.tagmemo  # noqa: F401 - BeautifulSoup loaded once here, not in every forked worker
+
     # fork is the fast start, but forking a process that runs other threads (mkdocs serve, a watch) can deadlock
     context = get_context("fork" if threading.active_count() == 1 else "forkserver")
     done: dict[int, list[tuple[str, Parsed]]] = {}
