@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import posixpath
 import threading
 import time
 from collections.abc import Callable
@@ -13,7 +14,7 @@ from hashdeploy.engine.cache import ParseCache, cache_dir_for
 from hashdeploy.engine.inventory import sha256_file
 from hashdeploy.engine.refs import MAX_PARSE_BYTES, decode, kind_of, parse
 from hashdeploy.engine.refs.edits import unescape_for
-from hashdeploy.engine.refs.urls import UrlContext, clean_url, resolve
+from hashdeploy.engine.refs.urls import UrlContext, clean_url, resolve, resolve_in
 from hashdeploy.model import Asset, Parsed, Ref, RefKind
 from hashdeploy.settings import Settings
 
@@ -192,17 +193,30 @@ def resolve_refs(parsed: dict[str, Parsed], keys: set[str], cfg: Settings) -> tu
     lower = {k.lower(): k for k in keys}
     out: dict[str, list[Ref]] = {}
     warnings: list[str] = []
+    # templates repeat the same raw URLs on every page: each is unescaped once, and each root-relative one (which
+    # means the same from every page) resolved once
+    urls: dict[tuple[str, str], str] = {}
+    rooted: dict[str, tuple[str | None, str]] = {}
     for source in sorted(parsed):
         p = parsed[source]
         warnings += [f"{source}: {w}" for w in p.warnings]
         base_dir = _base_dir(source, p.base_href, ctx)
+        directory = base_dir if base_dir is not None else posixpath.dirname(source)
         refs = []
         for raw in p.refs:
-            url = unescape_for(raw.context)(raw.raw)
+            url = urls.get((raw.raw, raw.context))
+            if url is None:
+                url = urls[raw.raw, raw.context] = unescape_for(raw.context)(raw.raw)
             if base_dir == "\x00external" and not clean_url(url).startswith("/"):
                 refs.append(Ref(source, raw, None, "external"))
                 continue
-            target, note = resolve(url, source, ctx, base_dir)
+            if url.startswith("/") and not url.startswith("//"):
+                known = rooted.get(url)
+                if known is None:
+                    known = rooted[url] = resolve(url, source, ctx, base_dir)
+                target, note = known
+            else:
+                target, note = resolve_in(url, directory, ctx)
             sub = raw.kind is RefKind.SUB
             if target is not None and target not in keys:
                 other = lower.get(target.lower())
