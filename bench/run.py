@@ -74,12 +74,20 @@ def fresh_dir(path: Path) -> Path:
     return path
 
 
+CODE: list[Path] = []  # --code: the hashdeploy package to measure instead of the installed one
+
+
 def clean_env(**extra: str) -> dict[str, str]:
     """The current environment without HASHDEPLOY_* and Django settings, plus `extra`."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("HASHDEPLOY_") and k not in ("DJANGO_SETTINGS_MODULE", "PYTHONPATH")}
     env.update(extra)
     return env
+
+
+def hashdeploy_env(**extra: str) -> dict[str, str]:
+    """clean_env for a hashdeploy child: with --code, its package is imported from there."""
+    return clean_env(**extra, **({"PYTHONPATH": str(CODE[0])} if CODE else {}))
 
 
 def tree_stats(root: Path) -> dict[str, int]:
@@ -156,7 +164,7 @@ def run_hashdeploy(site: Path, run_dir: Path, pages: int, rep: int) -> dict[str,
     if out.exists():
         shutil.rmtree(out)
     cmd = [sys.executable, "-m", "hashdeploy", str(site), "--out", str(out), "--quiet"]
-    env = clean_env(HASHDEPLOY_CACHE_DIR=str(cache))
+    env = hashdeploy_env(HASHDEPLOY_CACHE_DIR=str(cache))
     results = {}
     for name in ("first", "rerun"):
         log(f"[{pages}] hashdeploy ({name})")
@@ -177,10 +185,10 @@ def run_stages(site: Path, run_dir: Path, pages: int, rep: int) -> dict[str, dic
     cmd = [sys.executable, str(BENCH / "stages.py"), str(site), str(out), str(cache)]
     results = {}
     log(f"[{pages}] hashdeploy (stages)")
-    results["stages"] = measure(cmd, clean_env(), run_dir, run_dir / "stages.log")
+    results["stages"] = measure(cmd, hashdeploy_env(), run_dir, run_dir / "stages.log")
     log(f"[{pages}] hashdeploy (onecss: {EDITED_STYLESHEET}, --update)")
     with edited(site / EDITED_STYLESHEET, f"\n.bench-edit-{rep} {{ color: red; }}\n".encode()):
-        results["onecss"] = measure([*cmd, "--update"], clean_env(), run_dir, run_dir / "onecss.log")
+        results["onecss"] = measure([*cmd, "--update"], hashdeploy_env(), run_dir, run_dir / "onecss.log")
     for run in results.values():
         try:
             run["stages"] = json.loads(run["output_tail"][-1]) if run["returncode"] == 0 else None
@@ -389,6 +397,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--pages", type=int, nargs="+", default=list(DEFAULT_SIZES), metavar="N",
                    help="site sizes in HTML pages (default: 200 2000 8000)")
+    p.add_argument("--code", type=Path, metavar="DIR",
+                   help="measure the hashdeploy package in DIR (a folder holding hashdeploy/, e.g. from `git archive "
+                        "REV hashdeploy`) instead of the installed one: compare two versions under the same load")
     p.add_argument("--large", action="store_true", help=f"add a {LARGE}-page site (for the linearity target; slow)")
     p.add_argument("--skip-django", action="store_true", help="do not run Django's collectstatic")
     p.add_argument("--work", type=Path, default=BENCH / "out",
@@ -403,9 +414,14 @@ def main(argv: list[str] | None = None) -> int:
     load = os.getloadavg()[0]
     if load > 0.5 * (os.cpu_count() or 1):
         log(f"note: load average is {load:.1f} on {os.cpu_count()} CPUs; timings will be noisy")
+    if args.code is not None:
+        if not (args.code / "hashdeploy" / "__init__.py").is_file():
+            p.error(f"--code: {args.code} holds no hashdeploy package")
+        CODE.append(args.code.resolve())
     work = args.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
-    result: dict[str, Any] = {"meta": meta() | {"repeat": args.repeat}, "sizes": []}
+    result: dict[str, Any] = {"meta": meta() | {"repeat": args.repeat, "code": str(CODE[0]) if CODE else None},
+                              "sizes": []}
     for pages in sorted(set(args.pages) | ({LARGE} if args.large else set())):
         result["sizes"].append(bench_size(work, pages, args.skip_django, args.repeat))
     result["meta"]["loadavg_at_end"] = os.getloadavg()
