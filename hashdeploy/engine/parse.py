@@ -15,7 +15,7 @@ from hashdeploy.engine.inventory import sha256_file
 from hashdeploy.engine.refs import MAX_PARSE_BYTES, decode, kind_of, parse
 from hashdeploy.engine.refs.edits import unescape_for
 from hashdeploy.engine.refs.urls import UrlContext, clean_url, resolve, resolve_in
-from hashdeploy.model import Asset, Parsed, Ref, RefKind
+from hashdeploy.model import Asset, Parsed, RawRef, Ref, RefKind
 from hashdeploy.settings import Settings
 
 Tick = Callable[[int], None]
@@ -70,6 +70,22 @@ def _parse_batch(batch: list[tuple[str, str, str]]) -> list[tuple[str, Parsed]]:
             data = f.read()
         out.append((key, parse(data, kind)))
     return out
+
+
+Packed = tuple[str | None, tuple[tuple[object, ...], ...], tuple[str, ...], str | None, tuple[str, ...]]
+
+
+def _parse_batch_packed(batch: list[tuple[str, str, str]]) -> list[tuple[str, Packed]]:
+    """Worker: _parse_batch, each result as plain tuples, which pickle in C (a slotted dataclass pickles through a
+    Python-level __getstate__ per object: unpickling 25 references a page cost the parent more than parsing)."""
+    return [(key, (p.encoding, tuple((r.start, r.end, r.raw, r.kind, r.context, r.line, r.sri) for r in p.refs),
+                   p.mentions, p.base_href, p.warnings)) for key, p in _parse_batch(batch)]
+
+
+def _unpack(packed: Packed) -> Parsed:
+    encoding, refs, mentions, base_href, warnings = packed
+    return Parsed(encoding=encoding, refs=tuple(RawRef(*r) for r in refs),  # type: ignore[arg-type]
+                  mentions=mentions, base_href=base_href, warnings=warnings)
 
 
 def parse_all(assets: list[Asset], cfg: Settings, tick: Tick) -> tuple[dict[str, Parsed], list[str]]:
@@ -155,11 +171,11 @@ def _parse_misses(misses: list[tuple[Asset, str]], jobs: int, tick: Tick) -> dic
     # `jobs` cores stay busy, and what is parsed here is never pickled. A few batches are queued per worker, so a
     # worker never waits for this process to hand it the next one.
     front, back = 0, len(batches)
-    pending: dict[Future[list[tuple[str, Parsed]]], int] = {}
+    pending: dict[Future[list[tuple[str, Packed]]], int] = {}
     with ProcessPoolExecutor(max_workers=jobs - 1, mp_context=context) as pool:
         while front < back or pending:
             while front < back and len(pending) < 3 * (jobs - 1):
-                pending[pool.submit(_parse_batch, batches[front])] = front
+                pending[pool.submit(_parse_batch_packed, batches[front])] = front
                 front += 1
             if front < back:
                 back -= 1
@@ -169,7 +185,7 @@ def _parse_misses(misses: list[tuple[Asset, str]], jobs: int, tick: Tick) -> dic
                 wait(pending, return_when=FIRST_COMPLETED)
             for future in [f for f in pending if f.done()]:
                 i = pending.pop(future)
-                done[i] = future.result()
+                done[i] = [(key, _unpack(packed)) for key, packed in future.result()]
                 tick(len(done[i]))
     for i in range(len(batches)):
         results.update(done[i])
