@@ -8,7 +8,6 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 
 from hashdeploy.engine.cache import ParseCache, cache_dir_for
 from hashdeploy.engine.inventory import sha256_file
@@ -39,12 +38,12 @@ def hash_all(assets: list[Asset], jobs: int, tick: Tick) -> list[Asset]:
         memo_key = (str(a.path), a.size, a.mtime_ns, a.ino, a.dev, a.ctime_ns)
         known = _HASHED.get(memo_key)
         if known is not None and a.ctime_ns and max(a.mtime_ns, a.ctime_ns) + _RACY_NS < known[1]:
-            return replace(a, sha256=known[0])
+            return _with_sha(a, known[0])
         started = time.time_ns()
         sha = sha256_file(a.path)
         if len(_HASHED) < _MEMO_LIMIT:
             _HASHED[memo_key] = (sha, started)
-        return replace(a, sha256=sha)
+        return _with_sha(a, sha)
 
     # small files are quicker to hash here than to hand to a thread; big ones go to threads
     big = [a for a in assets if a.size >= _BIG_FILE]
@@ -60,6 +59,11 @@ def hash_all(assets: list[Asset], jobs: int, tick: Tick) -> list[Asset]:
             done[r.key] = r
             tick(1)
     return [done[a.key] for a in assets]
+
+
+def _with_sha(a: Asset, sha256: str) -> Asset:
+    """dataclasses.replace(a, sha256=sha256), without its field-by-field introspection (once per file)."""
+    return Asset(a.key, a.path, a.size, sha256, a.mtime_ns, a.ino, a.dev, a.ctime_ns)
 
 
 def _parse_batch(batch: list[tuple[str, str, str]]) -> list[tuple[str, Parsed]]:
