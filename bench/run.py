@@ -1,13 +1,19 @@
-"""Benchmark hashdeploy against itself (first run, unchanged re-run) and Django's collectstatic.
+"""Benchmark hashdeploy against itself (first run, unchanged re-run, one changed page) and Django's collectstatic.
 
-    python bench/run.py [--pages 200 2000 8000] [--skip-django] [--work DIR] [--repeat K]
+    python bench/run.py [--pages 200 2000 8000] [--large] [--skip-django] [--work DIR] [--repeat K]
 
 For each size the generated site (bench/gen_site.py, cached in the work directory) is processed by
-separate child processes whose wall time and peak RSS (os.wait4 rusage) are measured:
+separate child processes whose wall time and peak RSS (os.wait4 rusage) are measured, in this order in each
+repetition (so hashdeploy and Django alternate and share the machine's load):
 
-  hashdeploy first  `python -m hashdeploy SITE --out OUT --quiet` with an empty parse cache
-  hashdeploy rerun  the same command again, same cache and unchanged input
-  django            `python -m django collectstatic --noinput -v0` with ManifestStaticFilesStorage
+  hashdeploy first    `python -m hashdeploy SITE --out OUT --quiet` with an empty parse cache
+  hashdeploy rerun    the same command again, same cache and unchanged input
+  hashdeploy onepage  the same command again after one content page changed (restored afterwards)
+  django              `python -m django collectstatic --noinput -v0` with ManifestStaticFilesStorage
+  hashdeploy stages   a cold build in one child (bench/stages.py) timing each stage: CPU/wall while parsing
+  hashdeploy onecss   bench/stages.py --update after one stylesheet changed: the engine's share of a watch cycle
+
+Each row keeps the median of its tries.
 
 It prints a table and the targets from bench/README.md, and writes every figure to WORK/results.json.
 """
@@ -23,6 +29,8 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +39,17 @@ ROOT = BENCH.parent
 GENERATOR = BENCH / "gen_site.py"
 DEFAULT_SIZES = (200, 2000, 8000)
 
+LARGE = 20000  # --large adds this size: the linearity target compares it with TARGET_AT
+
 # Targets (see bench/README.md).
-TARGET_VS_DJANGO_AT = 2000  # at this size hashdeploy's first run must beat collectstatic
-TARGET_RSS_MB = 300.0
-TARGET_RERUN_SPEEDUP = 5.0
-TARGET_LINEAR_SLACK = 1.25  # time per page may not grow by more than this factor between sizes
+TARGET_AT = 2000  # the size of the cold-run and parallelism targets
+TARGET_VS_DJANGO = 1.0  # hashdeploy first run / Django collectstatic, at most
+TARGET_PARSE_CORES = 1.8  # CPU time / wall time while parsing, at least
+TARGET_RERUN_RATIO = 0.1  # no-change re-run / first run, at most
+TARGET_ONEPAGE_RATIO = 0.1  # one-page change / first run, at most
+TARGET_LINEAR_SLACK = 1.25  # time per page at LARGE pages / at TARGET_AT pages, at most
+TARGET_RSS_MB = ((TARGET_AT, 300.0), (LARGE, 1024.0))  # (up to this many pages, peak RSS below)
+EDITED_STYLESHEET = "css/print.css"  # loaded by about a third of the pages (as in bench/watch_bench.py)
 
 DJANGO_SETTINGS = """\
 SECRET_KEY = "bench-only"
@@ -60,12 +74,20 @@ def fresh_dir(path: Path) -> Path:
     return path
 
 
+CODE: list[Path] = []  # --code: the hashdeploy package to measure instead of the installed one
+
+
 def clean_env(**extra: str) -> dict[str, str]:
     """The current environment without HASHDEPLOY_* and Django settings, plus `extra`."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("HASHDEPLOY_") and k not in ("DJANGO_SETTINGS_MODULE", "PYTHONPATH")}
     env.update(extra)
     return env
+
+
+def hashdeploy_env(**extra: str) -> dict[str, str]:
+    """clean_env for a hashdeploy child: with --code, its package is imported from there."""
+    return clean_env(**extra, **({"PYTHONPATH": str(CODE[0])} if CODE else {}))
 
 
 def tree_stats(root: Path) -> dict[str, int]:
@@ -124,18 +146,54 @@ def measure(cmd: list[str], env: dict[str, str], cwd: Path, log_file: Path) -> d
     }
 
 
-def run_hashdeploy(site: Path, run_dir: Path, pages: int) -> dict[str, dict[str, Any]]:
-    """First run with an empty parse cache, then the identical command again on unchanged input."""
+@contextmanager
+def edited(path: Path, addition: bytes) -> Iterator[None]:
+    """Append `addition` to a file of the generated site for the duration of a with block, then restore it."""
+    original = path.read_bytes()
+    path.write_bytes(original + addition)
+    try:
+        yield
+    finally:
+        path.write_bytes(original)
+
+
+def run_hashdeploy(site: Path, run_dir: Path, pages: int, rep: int) -> dict[str, dict[str, Any]]:
+    """First run with an empty parse cache, the identical command on unchanged input, then after one page changed."""
     cache = fresh_dir(run_dir / "hashdeploy-cache")
     out = run_dir / "hashdeploy-out"
     if out.exists():
         shutil.rmtree(out)
     cmd = [sys.executable, "-m", "hashdeploy", str(site), "--out", str(out), "--quiet"]
-    env = clean_env(HASHDEPLOY_CACHE_DIR=str(cache))
+    env = hashdeploy_env(HASHDEPLOY_CACHE_DIR=str(cache))
     results = {}
     for name in ("first", "rerun"):
         log(f"[{pages}] hashdeploy ({name})")
         results[name] = measure(cmd, env, run_dir, run_dir / f"hashdeploy-{name}.log")
+    page = min(site.glob("section-*/page-*/index.html"))
+    log(f"[{pages}] hashdeploy (onepage: {page.relative_to(site)})")
+    with edited(page, f"<!-- edit {rep} -->\n".encode()):
+        results["onepage"] = measure(cmd, env, run_dir, run_dir / "hashdeploy-onepage.log")
+    return results
+
+
+def run_stages(site: Path, run_dir: Path, pages: int, rep: int) -> dict[str, dict[str, Any]]:
+    """A cold build timed stage by stage in one child, then a one-stylesheet change built with --update."""
+    cache = fresh_dir(run_dir / "stages-cache")
+    out = run_dir / "stages-out"
+    if out.exists():
+        shutil.rmtree(out)
+    cmd = [sys.executable, str(BENCH / "stages.py"), str(site), str(out), str(cache)]
+    results = {}
+    log(f"[{pages}] hashdeploy (stages)")
+    results["stages"] = measure(cmd, hashdeploy_env(), run_dir, run_dir / "stages.log")
+    log(f"[{pages}] hashdeploy (onecss: {EDITED_STYLESHEET}, --update)")
+    with edited(site / EDITED_STYLESHEET, f"\n.bench-edit-{rep} {{ color: red; }}\n".encode()):
+        results["onecss"] = measure([*cmd, "--update"], hashdeploy_env(), run_dir, run_dir / "onecss.log")
+    for run in results.values():
+        try:
+            run["stages"] = json.loads(run["output_tail"][-1]) if run["returncode"] == 0 else None
+        except (IndexError, ValueError):
+            run["stages"] = None
     return results
 
 
@@ -160,29 +218,40 @@ def rates(run: dict[str, Any], stats: dict[str, int]) -> None:
     run["mb_per_s"] = stats["bytes"] / 1e6 / wall if wall > 0 else None
 
 
-def best_of(tries: list[dict[str, Any]]) -> dict[str, Any]:
-    """The fastest successful try (the first failure if none succeeded), with every try's wall time."""
-    ok = [t for t in tries if t["returncode"] == 0]
-    best = dict(min(ok, key=lambda t: t["wall_s"]) if ok else tries[0])
-    best["tries_wall_s"] = [t["wall_s"] for t in tries]
-    best["peak_rss_mb"] = max(t["peak_rss_mb"] for t in tries)
-    return best
+def median_of(tries: list[dict[str, Any]]) -> dict[str, Any]:
+    """The try with the median wall time among the successful ones (the lower middle one of an even count; the
+    first failure if none succeeded), with every try's wall time; peak RSS is the maximum over the tries."""
+    ok = sorted((t for t in tries if t["returncode"] == 0), key=lambda t: t["wall_s"])
+    middle = dict(ok[(len(ok) - 1) // 2] if ok else tries[0])
+    middle["tries_wall_s"] = [t["wall_s"] for t in tries]
+    middle["peak_rss_mb"] = max(t["peak_rss_mb"] for t in tries)
+    if middle.get("stages") is not None:  # the median of the parse stage's cores, over the tries that have it
+        cores = sorted(parse_cores(t) for t in tries if t.get("stages"))
+        middle["parse_cores_median"] = cores[(len(cores) - 1) // 2]
+    return middle
+
+
+def parse_cores(run: dict[str, Any]) -> float:
+    """CPU time over wall time of the parse stage of a bench/stages.py run."""
+    stage = run["stages"]["stages"].get("parsing", {"wall_s": 0.0})
+    return float(stage["cpu_s"] / stage["wall_s"]) if stage["wall_s"] > 0 else 0.0
 
 
 def bench_size(work: Path, pages: int, skip_django: bool, repeat: int) -> dict[str, Any]:
-    """Every measurement for one site size; with repeat > 1 each row keeps its fastest try."""
+    """Every measurement for one site size; with repeat > 1 each row keeps its median try."""
     site = ensure_site(work, pages)
     stats = tree_stats(site)
     run_dir = work / f"run-{pages}"
     run_dir.mkdir(exist_ok=True)
     tries: dict[str, list[dict[str, Any]]] = {}
-    for _ in range(repeat):
-        hd = run_hashdeploy(site, run_dir, pages)
-        tries.setdefault("hashdeploy first", []).append(hd["first"])
-        tries.setdefault("hashdeploy rerun", []).append(hd["rerun"])
+    for rep in range(repeat):
+        for name, run in run_hashdeploy(site, run_dir, pages, rep).items():
+            tries.setdefault(f"hashdeploy {name}", []).append(run)
         if not skip_django:
             tries.setdefault("django collectstatic", []).append(run_django(site, run_dir, pages))
-    runs = {name: best_of(t) for name, t in tries.items()}
+        for name, run in run_stages(site, run_dir, pages, rep).items():
+            tries.setdefault(f"hashdeploy {name}", []).append(run)
+    runs = {name: median_of(t) for name, t in tries.items()}
     for name, run in runs.items():
         rates(run, stats)
         if run["returncode"] != 0:
@@ -191,10 +260,15 @@ def bench_size(work: Path, pages: int, skip_django: bool, repeat: int) -> dict[s
                 log("    " + line)
         elif run["warnings"]:
             log(f"[{pages}] {name}: {run['warnings']} warning(s), see {run['log']}")
-    first, rerun = runs["hashdeploy first"], runs["hashdeploy rerun"]
+    first = runs["hashdeploy first"]
     entry: dict[str, Any] = {"pages": pages, "site": str(site), **stats, "runs": runs}
-    entry["rerun_speedup"] = _ratio(first, rerun)
+    entry["rerun_ratio"] = _ratio(runs["hashdeploy rerun"], first)
+    entry["onepage_ratio"] = _ratio(runs["hashdeploy onepage"], first)
     entry["hashdeploy_vs_django"] = _ratio(first, runs.get("django collectstatic"))
+    stages = runs["hashdeploy stages"]
+    entry["parse_cores"] = stages.get("parse_cores_median") if stages["returncode"] == 0 else None
+    onecss = runs["hashdeploy onecss"]
+    entry["onecss_build_s"] = onecss["stages"]["build_wall_s"] if onecss.get("stages") else None
     return entry
 
 
@@ -222,30 +296,38 @@ def linearity(sizes: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
+def _target(text: str, value: float | None, ok: bool | None, shown: str | None) -> dict[str, Any]:
+    return {"target": text, "ok": None if value is None else ok, "value": None if value is None else shown}
+
+
 def targets(sizes: list[dict[str, Any]], lin: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Evaluate the README's targets; `ok` is None when the figures needed were not measured."""
     out = []
-    at = next((s for s in sizes if s["pages"] == TARGET_VS_DJANGO_AT), None)
+    at = next((s for s in sizes if s["pages"] == TARGET_AT), None)
     ratio = at["hashdeploy_vs_django"] if at else None
-    out.append({"target": f"at {TARGET_VS_DJANGO_AT} pages hashdeploy wall time below Django's",
-                "ok": None if ratio is None else ratio < 1,
-                "value": None if ratio is None else f"hashdeploy/django = {ratio:.2f}"})
-    rss = [(s["pages"], name, r["peak_rss_mb"]) for s in sizes for name, r in s["runs"].items()
-           if name.startswith("hashdeploy") and r["returncode"] == 0]
-    worst = max(rss, key=lambda x: x[2], default=None)
-    out.append({"target": f"hashdeploy peak RSS under {TARGET_RSS_MB:.0f} MB at every size",
-                "ok": None if worst is None else worst[2] < TARGET_RSS_MB,
-                "value": worst and f"max {worst[2]:.0f} MB ({worst[1]}, {worst[0]} pages)"})
-    speedups = [(s["pages"], s["rerun_speedup"]) for s in sizes if s["rerun_speedup"] is not None]
-    low = min(speedups, key=lambda x: x[1], default=None)
-    out.append({"target": f"re-run with no change >= {TARGET_RERUN_SPEEDUP:.0f}x faster than the first run",
-                "ok": None if low is None else low[1] >= TARGET_RERUN_SPEEDUP,
-                "value": low and f"min {low[1]:.2f}x ({low[0]} pages)"})
-    growth = [(r["pages"], r["growth"]) for r in lin if "growth" in r]
-    high = max(growth, key=lambda x: x[1], default=None)
-    out.append({"target": f"time linear in pages (time per page grows < {TARGET_LINEAR_SLACK}x between sizes)",
-                "ok": None if high is None else high[1] < TARGET_LINEAR_SLACK,
-                "value": high and f"max growth {high[1]:.2f}x (at {high[0]} pages)"})
+    out.append(_target(f"cold run at {TARGET_AT} pages: hashdeploy/django <= {TARGET_VS_DJANGO}", ratio,
+                       ratio is not None and ratio <= TARGET_VS_DJANGO, f"{ratio or 0:.2f}"))
+    cores = at["parse_cores"] if at else None
+    out.append(_target(f"both cores busy while parsing at {TARGET_AT} pages: CPU/wall >= {TARGET_PARSE_CORES}", cores,
+                       cores is not None and cores >= TARGET_PARSE_CORES, f"{cores or 0:.2f}"))
+    for key, limit, what in (("rerun_ratio", TARGET_RERUN_RATIO, "re-run with nothing changed"),
+                             ("onepage_ratio", TARGET_ONEPAGE_RATIO, "re-run after a one-page change")):
+        worst = max(((s["pages"], s[key]) for s in sizes if s[key] is not None), key=lambda x: x[1], default=None)
+        out.append(_target(f"{what} <= {limit}x the cold run (every size)", worst and worst[1],
+                           worst is not None and worst[1] <= limit, worst and f"max {worst[1]:.3f}x ({worst[0]} pages)"))
+    per_page = {r["pages"]: r["ms_per_page"] for r in lin}
+    growth = per_page[LARGE] / per_page[TARGET_AT] if LARGE in per_page and TARGET_AT in per_page else None
+    out.append(_target(f"time per page at {LARGE} pages <= {TARGET_LINEAR_SLACK}x that at {TARGET_AT} (--large)",
+                       growth, growth is not None and growth <= TARGET_LINEAR_SLACK,
+                       f"{growth or 0:.2f}x ({per_page.get(LARGE, 0):.2f} vs {per_page.get(TARGET_AT, 0):.2f} ms/page)"))
+    for upto, limit in TARGET_RSS_MB:
+        rss = [(s["pages"], name, r["peak_rss_mb"]) for s in sizes for name, r in s["runs"].items()
+               if name.startswith("hashdeploy") and r["returncode"] == 0
+               and upto >= s["pages"] > max([0] + [u for u, _ in TARGET_RSS_MB if u < upto])]
+        worst_rss = max(rss, key=lambda x: x[2], default=None)
+        out.append(_target(f"peak RSS below {limit:.0f} MB up to {upto} pages", worst_rss and worst_rss[2],
+                           worst_rss is not None and worst_rss[2] < limit,
+                           worst_rss and f"max {worst_rss[2]:.0f} MB ({worst_rss[1]}, {worst_rss[0]} pages)"))
     return out
 
 
@@ -268,9 +350,14 @@ def report(result: dict[str, Any]) -> str:
                          f"{_fmt(r['mb_per_s'], '.1f'):>8}{r['peak_rss_mb']:>13.0f}{r['cpu_s']:>8.2f}  {note}")
     lines.append("")
     for s in result["sizes"]:
-        sp, vs = s["rerun_speedup"], s["hashdeploy_vs_django"]
+        stage = s["runs"]["hashdeploy stages"].get("stages") or {"stages": {}}
+        walls = ", ".join(f"{k} {v['wall_s']:.2f} s (cpu {v['cpu_s']:.2f})" for k, v in stage["stages"].items())
         lines.append(f"{s['pages']:>6} pages ({s['files']} files, {s['bytes'] / 1e6:.0f} MB): "
-                     f"rerun speedup {_fmt(sp, '.2f')}x, hashdeploy/django wall {_fmt(vs, '.2f')}")
+                     f"hashdeploy/django {_fmt(s['hashdeploy_vs_django'], '.2f')}, "
+                     f"rerun/first {_fmt(s['rerun_ratio'], '.3f')}, onepage/first {_fmt(s['onepage_ratio'], '.3f')}, "
+                     f"parse CPU/wall {_fmt(s['parse_cores'], '.2f')}")
+        lines.append(f"{'':>8}stages of a cold build: {walls or '-'}; one-stylesheet change (--update, the engine's "
+                     f"share of a watch cycle): {_fmt(s['onecss_build_s'], '.2f')} s")
     if result["linearity"]:
         parts = []
         for r in result["linearity"]:
@@ -310,11 +397,15 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--pages", type=int, nargs="+", default=list(DEFAULT_SIZES), metavar="N",
                    help="site sizes in HTML pages (default: 200 2000 8000)")
+    p.add_argument("--code", type=Path, metavar="DIR",
+                   help="measure the hashdeploy package in DIR (a folder holding hashdeploy/, e.g. from `git archive "
+                        "REV hashdeploy`) instead of the installed one: compare two versions under the same load")
+    p.add_argument("--large", action="store_true", help=f"add a {LARGE}-page site (for the linearity target; slow)")
     p.add_argument("--skip-django", action="store_true", help="do not run Django's collectstatic")
     p.add_argument("--work", type=Path, default=BENCH / "out",
                    help="where generated sites, outputs and results.json go (default bench/out)")
     p.add_argument("--repeat", type=int, default=1, metavar="K",
-                   help="run every measurement K times and keep the fastest (default 1)")
+                   help="run every measurement K times and keep the median (default 1)")
     args = p.parse_args(argv)
     if any(n < 10 for n in args.pages):
         p.error("--pages: every size must be at least 10")
@@ -323,10 +414,15 @@ def main(argv: list[str] | None = None) -> int:
     load = os.getloadavg()[0]
     if load > 0.5 * (os.cpu_count() or 1):
         log(f"note: load average is {load:.1f} on {os.cpu_count()} CPUs; timings will be noisy")
+    if args.code is not None:
+        if not (args.code / "hashdeploy" / "__init__.py").is_file():
+            p.error(f"--code: {args.code} holds no hashdeploy package")
+        CODE.append(args.code.resolve())
     work = args.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
-    result: dict[str, Any] = {"meta": meta() | {"repeat": args.repeat}, "sizes": []}
-    for pages in sorted(set(args.pages)):
+    result: dict[str, Any] = {"meta": meta() | {"repeat": args.repeat, "code": str(CODE[0]) if CODE else None},
+                              "sizes": []}
+    for pages in sorted(set(args.pages) | ({LARGE} if args.large else set())):
         result["sizes"].append(bench_size(work, pages, args.skip_django, args.repeat))
     result["meta"]["loadavg_at_end"] = os.getloadavg()
     result["linearity"] = linearity(result["sizes"])

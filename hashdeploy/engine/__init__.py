@@ -8,9 +8,10 @@ from hashdeploy.engine.cache import build_folder_lock, cache_dir_for
 from hashdeploy.engine.classify import Plan, make_plan
 from hashdeploy.engine.freshness import input_digest, load_fresh, save
 from hashdeploy.engine.guard import check_target
+from hashdeploy.engine.hashcache import hash_site
 from hashdeploy.engine.inventory import scan
 from hashdeploy.engine.manifest import MANIFEST_PATH, read_manifest_files, to_json
-from hashdeploy.engine.parse import hash_all, parse_all, resolve_refs
+from hashdeploy.engine.parse import parse_all, resolve_refs
 from hashdeploy.engine.reemit import retarget, superseded
 from hashdeploy.engine.rename import Sink, State, assemble, prior_assets
 from hashdeploy.engine.write import NullSink, StagingSink, UpdateSink, commit, discard, new_staging
@@ -39,14 +40,14 @@ def _build(cfg: Settings, dry_run: bool, progress: Progress | None, update: bool
     # 1. scan: list files, refusing symlinks that leave the site
     listed = scan(cfg.site)
     # 2. hash every file and parse the ones that can hold references
+    cache_dir = cache_dir_for(cfg)
     progress.start("hashing", len(listed))
-    assets = hash_all(listed, cfg.jobs, progress.advance)
+    assets = hash_site(listed, cfg.jobs, progress.advance, cache_dir, cfg.site)
     progress.finish()
     # a generator that rebuilt into an output processed before wrote originals next to their old hashed copies
     aliases = superseded(assets, read_manifest_files(cfg.site))
     assets = [a for a in assets if a.key not in aliases]
     # an output left by the build of exactly this input and these settings is already right
-    cache_dir = cache_dir_for(cfg)
     digest = input_digest(assets, cfg)
     if cache_dir is not None and not dry_run and target != cfg.site.resolve():
         fresh = load_fresh(cache_dir, target, digest)
@@ -74,7 +75,11 @@ def _build(cfg: Settings, dry_run: bool, progress: Progress | None, update: bool
     staging = None if dry_run else new_staging(target)
     sink: Sink | None = None
     try:
-        sink = NullSink() if staging is None else StagingSink(staging)
+        if staging is None:
+            sink = NullSink()
+        else:
+            sink = StagingSink(staging)
+            sink.make_dirs(a.key.rpartition("/")[0] for a in assets)  # each output file is where its source is
         # 5. rewrite and name: leaves first, each strongly connected component sharing one hash
         result = _rewrite(cfg, sink, assets, parsed, refs, plan, warnings, progress)
         # 6. manifest, then swap the staging tree into place

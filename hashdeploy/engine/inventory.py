@@ -23,36 +23,46 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def _walk(root: Path, real_root: Path) -> Iterator[tuple[str, Path]]:
-    """Yield (key, path) for every file under root, refusing symlinks that leave real_root.
+def _walk(root: Path, real_root: Path, rel_dir: str = "") -> Iterator[tuple[str, Path, os.stat_result]]:
+    """Yield (key, path, stat) for every file under root, refusing symlinks that leave real_root.
 
     Each file is listed once, under its real path: a symlink to a directory inside the site (a/loop -> ..,
     two links pointing at each other, an alias of a folder) adds nothing, as that directory is walked anyway
     (or is hashdeploy's own folder, never published). A symlink to a file is a second name for it, read through.
+    (os.walk's order and rules, top-down, with the types scandir already knows instead of a stat per name.)
     """
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        rel_dir = os.path.relpath(dirpath, root)
-        rel_dir = "" if rel_dir == "." else rel_dir.replace(os.sep, "/") + "/"
-        dirnames.sort()
-        if not rel_dir:
-            dirnames[:] = [d for d in dirnames if d != RESERVED_DIR]
-        kept = []
-        for d in dirnames:
-            full = Path(dirpath, d)
-            if full.is_symlink():
-                _check_link(full, real_root, rel_dir + d)
-            else:
-                kept.append(d)
-        dirnames[:] = kept
-        for name in sorted(filenames):
-            full = Path(dirpath, name)
-            if full.is_symlink():
-                _check_link(full, real_root, rel_dir + name)
-                if not full.is_file():
-                    continue
-            elif not full.is_file():
-                continue  # sockets, fifos: nothing to publish
-            yield rel_dir + name, full
+    try:
+        with os.scandir(root) as it:
+            entries = list(it)
+    except OSError:
+        return  # as os.walk: a folder that cannot be listed is skipped
+    dirs: list[os.DirEntry[str]] = []
+    files: list[os.DirEntry[str]] = []
+    for entry in entries:
+        try:
+            is_dir = entry.is_dir()
+        except OSError:
+            is_dir = False
+        (dirs if is_dir else files).append(entry)
+    kept = []
+    for d in sorted(dirs, key=lambda e: e.name):
+        if not rel_dir and d.name == RESERVED_DIR:
+            continue
+        if d.is_symlink():
+            _check_link(root / d.name, real_root, rel_dir + d.name)
+        else:
+            kept.append(d.name)
+    for f in sorted(files, key=lambda e: e.name):
+        full = root / f.name
+        if f.is_symlink():
+            _check_link(full, real_root, rel_dir + f.name)
+            if not full.is_file():
+                continue
+        elif not f.is_file():
+            continue  # sockets, fifos: nothing to publish
+        yield rel_dir + f.name, full, f.stat()
+    for name in kept:
+        yield from _walk(root / name, real_root, rel_dir + name + "/")
 
 
 def _check_link(path: Path, real_root: Path, key: str) -> None:
@@ -71,8 +81,7 @@ def scan(root: Path) -> list[Asset]:
     if not root.is_dir():
         raise SiteError(f"{root}: not a directory; pass the site's output directory")
     assets = []
-    for key, path in _walk(root, root.resolve()):
-        st = path.stat()
+    for key, path, st in _walk(root, root.resolve()):
         assets.append(Asset(key=key, path=path, size=st.st_size, sha256="", mtime_ns=st.st_mtime_ns, ino=st.st_ino,
                             dev=st.st_dev, ctime_ns=st.st_ctime_ns))
     if not assets:

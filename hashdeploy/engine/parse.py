@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import os
+import posixpath
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 
 from hashdeploy.engine.cache import ParseCache, cache_dir_for
 from hashdeploy.engine.inventory import sha256_file
 from hashdeploy.engine.refs import MAX_PARSE_BYTES, decode, kind_of, parse
 from hashdeploy.engine.refs.edits import unescape_for
-from hashdeploy.engine.refs.urls import UrlContext, clean_url, resolve
-from hashdeploy.model import Asset, Parsed, Ref, RefKind
+from hashdeploy.engine.refs.urls import UrlContext, clean_url, resolve, resolve_in
+from hashdeploy.model import Asset, Parsed, RawRef, Ref, RefKind
 from hashdeploy.settings import Settings
 
 Tick = Callable[[int], None]
@@ -38,12 +38,12 @@ def hash_all(assets: list[Asset], jobs: int, tick: Tick) -> list[Asset]:
         memo_key = (str(a.path), a.size, a.mtime_ns, a.ino, a.dev, a.ctime_ns)
         known = _HASHED.get(memo_key)
         if known is not None and a.ctime_ns and max(a.mtime_ns, a.ctime_ns) + _RACY_NS < known[1]:
-            return replace(a, sha256=known[0])
+            return _with_sha(a, known[0])
         started = time.time_ns()
         sha = sha256_file(a.path)
         if len(_HASHED) < _MEMO_LIMIT:
             _HASHED[memo_key] = (sha, started)
-        return replace(a, sha256=sha)
+        return _with_sha(a, sha)
 
     # small files are quicker to hash here than to hand to a thread; big ones go to threads
     big = [a for a in assets if a.size >= _BIG_FILE]
@@ -61,6 +61,11 @@ def hash_all(assets: list[Asset], jobs: int, tick: Tick) -> list[Asset]:
     return [done[a.key] for a in assets]
 
 
+def _with_sha(a: Asset, sha256: str) -> Asset:
+    """dataclasses.replace(a, sha256=sha256), without its field-by-field introspection (once per file)."""
+    return Asset(a.key, a.path, a.size, sha256, a.mtime_ns, a.ino, a.dev, a.ctime_ns)
+
+
 def _parse_batch(batch: list[tuple[str, str, str]]) -> list[tuple[str, Parsed]]:
     """Worker: parse (key, path, kind) items."""
     out = []
@@ -69,6 +74,22 @@ def _parse_batch(batch: list[tuple[str, str, str]]) -> list[tuple[str, Parsed]]:
             data = f.read()
         out.append((key, parse(data, kind)))
     return out
+
+
+Packed = tuple[str | None, tuple[tuple[object, ...], ...], tuple[str, ...], str | None, tuple[str, ...]]
+
+
+def _parse_batch_packed(batch: list[tuple[str, str, str]]) -> list[tuple[str, Packed]]:
+    """Worker: _parse_batch, each result as plain tuples, which pickle in C (a slotted dataclass pickles through a
+    Python-level __getstate__ per object: unpickling 25 references a page cost the parent more than parsing)."""
+    return [(key, (p.encoding, tuple((r.start, r.end, r.raw, r.kind, r.context, r.line, r.sri) for r in p.refs),
+                   p.mentions, p.base_href, p.warnings)) for key, p in _parse_batch(batch)]
+
+
+def _unpack(packed: Packed) -> Parsed:
+    encoding, refs, mentions, base_href, warnings = packed
+    return Parsed(encoding=encoding, refs=tuple(RawRef(*r) for r in refs),  # type: ignore[arg-type]
+                  mentions=mentions, base_href=base_href, warnings=warnings)
 
 
 def parse_all(assets: list[Asset], cfg: Settings, tick: Tick) -> tuple[dict[str, Parsed], list[str]]:
@@ -142,16 +163,36 @@ def _parse_misses(misses: list[tuple[Asset, str]], jobs: int, tick: Tick) -> dic
         return results
     batches = [items[i : i + _BATCH] for i in range(0, len(items), _BATCH)]
     # imported here: an up-to-date build never starts a process pool, so never pays for multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
     from multiprocessing import get_context
+
+    import hashdeploy.engine.refs.tagmemo  # noqa: F401 - BeautifulSoup loaded once here, not in every forked worker
 
     # fork is the fast start, but forking a process that runs other threads (mkdocs serve, a watch) can deadlock
     context = get_context("fork" if threading.active_count() == 1 else "forkserver")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        for done in pool.map(_parse_batch, batches):
-            for key, parsed in done:
-                results[key] = parsed
-            tick(len(done))
+    done: dict[int, list[tuple[str, Parsed]]] = {}
+    # This process parses too, from the last batch backwards, while jobs - 1 workers take batches from the front:
+    # `jobs` cores stay busy, and what is parsed here is never pickled. A few batches are queued per worker, so a
+    # worker never waits for this process to hand it the next one.
+    front, back = 0, len(batches)
+    pending: dict[Future[list[tuple[str, Packed]]], int] = {}
+    with ProcessPoolExecutor(max_workers=jobs - 1, mp_context=context) as pool:
+        while front < back or pending:
+            while front < back and len(pending) < 3 * (jobs - 1):
+                pending[pool.submit(_parse_batch_packed, batches[front])] = front
+                front += 1
+            if front < back:
+                back -= 1
+                done[back] = _parse_batch(batches[back])
+                tick(len(done[back]))
+            else:
+                wait(pending, return_when=FIRST_COMPLETED)
+            for future in [f for f in pending if f.done()]:
+                i = pending.pop(future)
+                done[i] = [(key, _unpack(packed)) for key, packed in future.result()]
+                tick(len(done[i]))
+    for i in range(len(batches)):
+        results.update(done[i])
     return results
 
 
@@ -172,17 +213,30 @@ def resolve_refs(parsed: dict[str, Parsed], keys: set[str], cfg: Settings) -> tu
     lower = {k.lower(): k for k in keys}
     out: dict[str, list[Ref]] = {}
     warnings: list[str] = []
+    # templates repeat the same raw URLs on every page: each is unescaped once, and each root-relative one (which
+    # means the same from every page) resolved once
+    urls: dict[tuple[str, str], str] = {}
+    rooted: dict[str, tuple[str | None, str]] = {}
     for source in sorted(parsed):
         p = parsed[source]
         warnings += [f"{source}: {w}" for w in p.warnings]
         base_dir = _base_dir(source, p.base_href, ctx)
+        directory = base_dir if base_dir is not None else posixpath.dirname(source)
         refs = []
         for raw in p.refs:
-            url = unescape_for(raw.context)(raw.raw)
+            url = urls.get((raw.raw, raw.context))
+            if url is None:
+                url = urls[raw.raw, raw.context] = unescape_for(raw.context)(raw.raw)
             if base_dir == "\x00external" and not clean_url(url).startswith("/"):
                 refs.append(Ref(source, raw, None, "external"))
                 continue
-            target, note = resolve(url, source, ctx, base_dir)
+            if url.startswith("/") and not url.startswith("//"):
+                known = rooted.get(url)
+                if known is None:
+                    known = rooted[url] = resolve(url, source, ctx, base_dir)
+                target, note = known
+            else:
+                target, note = resolve_in(url, directory, ctx)
             sub = raw.kind is RefKind.SUB
             if target is not None and target not in keys:
                 other = lower.get(target.lower())

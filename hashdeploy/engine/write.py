@@ -7,7 +7,7 @@ import os
 import secrets
 import shutil
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -47,6 +47,24 @@ class StagingSink:
         self._slots = threading.BoundedSemaphore(pending)
         self._pool = ThreadPoolExecutor(max_workers=threads)
         self._futures: list[Future[None]] = []
+        self._mkdirs: threading.Thread | None = None
+
+    def make_dirs(self, parents: Iterable[str]) -> None:
+        """Create these folders on a thread while the caller computes what goes in them: mkdir waits on the
+        file system, not on the interpreter (a page per folder makes this one mkdir per page)."""
+        todo = sorted(set(parents) - {""})
+
+        def run() -> None:
+            for parent in todo:
+                try:
+                    os.makedirs(self.root / parent, exist_ok=True)
+                except OSError:
+                    return  # _path() makes it again, and reports what stops it
+                with self._lock:
+                    self._dirs.add(parent)
+
+        self._mkdirs = threading.Thread(target=run, daemon=True)
+        self._mkdirs.start()
 
     def _path(self, key: str) -> Path:
         parent = key.rpartition("/")[0]
@@ -97,6 +115,8 @@ class StagingSink:
 
     def close(self) -> None:
         """Wait for every write; raise the first failure."""
+        if self._mkdirs is not None:
+            self._mkdirs.join()
         try:
             for f in self._futures:
                 f.result()

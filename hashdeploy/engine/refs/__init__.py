@@ -28,6 +28,7 @@ _CSS_CHARSET = re.compile(rb'^@charset\s+"([A-Za-z0-9_\-:.]+)"\s*;')
 _TOKEN = re.compile(r"(?<![\w\-.~%@+!/])[\w\-.~%@+!/]*[\w\-~%@+!]\.[A-Za-z][A-Za-z0-9]{0,9}(?![\w])")
 _EXTENSION = re.compile(r"\.[A-Za-z][A-Za-z0-9]{0,9}(?![\w\-.~%@+!/])")
 _TOKEN_ENDING = re.compile(r"(?<![\w\-.~%@+!/])[\w\-.~%@+!/]*[\w\-~%@+!]\.[A-Za-z][A-Za-z0-9]{0,9}\Z")
+_TOKEN_RUN = re.compile(r"[\w\-.~%@+!/]*")
 _SCRIPT_BODY = re.compile(r"<script\b[^>]*>(.*?)(?:</script\s*>|\Z)", re.S | re.I)
 # Attributes that hold text for people, not URLs a script could load (Sphinx writes alt="../_images/x.png").
 _TEXT_ATTRS = re.compile(
@@ -117,9 +118,9 @@ def _html_mentions(text: str, excluded: list[tuple[int, int]]) -> list[str]:
     out: set[str] = set()
     # Find extensions first (a literal '.' the regex engine scans for quickly), then the token that ends there.
     for x in _EXTENSION.finditer(text):
-        if x.group().lower() in (".html", ".htm", ".xhtml"):
-            continue
-        m = _TOKEN_ENDING.search(text, max(0, x.start() - 256), x.end())
+        if x.group().lower() in (".html", ".htm", ".xhtml") or not _outside(excluded, x.start(), x.end()):
+            continue  # a link to a page, or part of a reference (the token around it overlaps that reference too)
+        m = _token_ending(text, x.start(), x.end())
         if m is None or m.end() != x.end():
             continue
         token = m.group()
@@ -137,6 +138,18 @@ def _html_mentions(text: str, excluded: list[tuple[int, int]]) -> list[str]:
     return sorted(out)
 
 
+def _token_ending(text: str, start: int, end: int) -> re.Match[str] | None:
+    """`_TOKEN_ENDING.search(text, max(0, start - 256), end)`, for the extension at start:end, without trying every
+    start in the window: a token starts only after a character that cannot be in one, so only the start of the
+    run of token characters ending at `end` can match (and nothing does when that run begins before the window)."""
+    window = max(0, start - 256)
+    run = _TOKEN_RUN.match(text[window:end][::-1])  # the run read backwards from end
+    first = end - (run.end() if run else 0)
+    if first == window and window > 0 and _TOKEN_RUN.fullmatch(text, window - 1, window):
+        return None
+    return _TOKEN_ENDING.match(text, first, end)
+
+
 def _line_finder(text: str) -> Callable[[int], int]:
     """pos -> 1-based line number, with one pass over the text (not one per reference)."""
     starts = [0] + [m.end() for m in re.finditer("\n", text)]
@@ -151,10 +164,10 @@ def parse(data: bytes, kind: str) -> Parsed:
     base_href = None
     ignored: list[tuple[int, int]] = []
     if kind == "html":
-        from hashdeploy.engine.refs.html import html_refs
+        from hashdeploy.engine.refs.tagmemo import page_refs
 
         try:
-            spans, base_href, more = html_refs(text)
+            spans, base_href, more = page_refs(text)
         except Exception as exc:  # noqa: BLE001 - broken markup must never stop the run
             spans, more = [], [f"HTML could not be parsed ({type(exc).__name__}); left unchanged"]
         warnings += more

@@ -11,8 +11,10 @@ from bs4 import BeautifulSoup, Tag
 from bs4.filter import ElementFilter
 
 from hashdeploy.engine.refs.css import css_urls
+from hashdeploy.engine.refs.mask import _TAGS, _URL_ATTRS
+from hashdeploy.engine.refs.mask import mask_irrelevant as mask_irrelevant  # html_refs reads it from here
 from hashdeploy.engine.refs.unescape import html_attr_unescape
-from hashdeploy.engine.refs.urls import MANIFEST_LINK, clean_url
+from hashdeploy.engine.refs.urls import MANIFEST_LINK
 from hashdeploy.model import RefKind
 
 SUB, NAV = RefKind.SUB, RefKind.NAV
@@ -25,28 +27,6 @@ _META_IMAGE = frozenset(
     "msapplication-square70x70logo msapplication-square150x150logo msapplication-wide310x150logo "
     "msapplication-square310x310logo".split()
 )
-# tag -> ((attribute, kind, is_srcset), ...) for the attributes that always hold URLs
-_URL_ATTRS: dict[str, tuple[tuple[str, RefKind, bool], ...]] = {
-    "script": (("src", SUB, False),),
-    "img": (("src", SUB, False), ("srcset", SUB, True)),
-    "source": (("src", SUB, False), ("srcset", SUB, True)),
-    "video": (("src", SUB, False), ("poster", SUB, False)),
-    "audio": (("src", SUB, False),),
-    "track": (("src", SUB, False),),
-    "embed": (("src", SUB, False),),
-    "object": (("data", SUB, False),),
-    "image": (("href", SUB, False), ("xlink:href", SUB, False)),
-    "use": (("href", SUB, False), ("xlink:href", SUB, False)),
-    "a": (("href", NAV, False),),
-    "area": (("href", NAV, False),),
-    "iframe": (("src", NAV, False),),
-    "frame": (("src", NAV, False),),
-    "form": (("action", NAV, False),),
-    "button": (("formaction", NAV, False),),
-    "blockquote": (("cite", NAV, False),),
-    "q": (("cite", NAV, False),),
-}
-_TAGS = frozenset(_URL_ATTRS) | {"link", "meta", "input", "style", "base"}
 _TAG_NAME = re.compile(r"<[^\s/>]+")
 _ATTR = re.compile(
     r"""[\s/]*(?P<name>[^\s/>=][^\s/>=]*)(?:\s*=\s*(?:"(?P<dq>[^"]*)"|'(?P<sq>[^']*)'|(?P<uq>[^\s>]+)))?"""
@@ -101,7 +81,23 @@ def style_spans(value: str, offset: int) -> Iterator[tuple[int, int]]:
 
 
 def _tag_refs(tag: Tag, text: str, pos: int) -> Iterator[Span]:
-    """Yield the URL spans of one start tag found at `pos`."""
+    """Yield the URL spans of one start tag found at `pos` (and of the CSS a `<style>` element holds)."""
+    found, end = tag_refs(tag, text, pos)
+    yield from found
+    if tag.name == "style":
+        yield from style_block_refs(text, end)
+
+
+def style_block_refs(text: str, end: int) -> Iterator[Span]:
+    """Yield the URL spans of the CSS in a `<style>` element whose start tag ends at `end`."""
+    close = _STYLE_END.search(text, end)
+    stop = close.start() if close else len(text)
+    for s, e, _ctx in css_urls(text[end:stop], end):
+        yield s, e, SUB, "<style>", None
+
+
+def tag_refs(tag: Tag, text: str, pos: int) -> tuple[list[Span], int]:
+    """The URL spans in the attributes of the start tag at `pos` (a function of that tag's text), and its end."""
     spans, end = attr_spans(text, pos)
     name = tag.name
     wanted: list[tuple[str, RefKind, bool]] = list(_URL_ATTRS.get(name, ()))
@@ -117,26 +113,21 @@ def _tag_refs(tag: Tag, text: str, pos: int) -> Iterator[Span]:
     elif name == "input" and str(tag.get("type", "")).lower() == "image":
         wanted.append(("src", SUB, False))
     sri = _sri_slot(tag, text, spans, end)
+    found: list[Span] = []
     for attr, kind, is_srcset in wanted:
         span = spans.get(attr)
         if span is None or span[0] == span[1]:
             continue
         if is_srcset:
-            for s, e in srcset_spans(text[span[0] : span[1]], span[0]):
-                yield s, e, kind, f"{name}[{attr}]", None
+            found += ((s, e, kind, f"{name}[{attr}]", None) for s, e in srcset_spans(text[span[0] : span[1]], span[0]))
         elif name == "link" and attr == "href" and "manifest" in rels:
-            yield span[0], span[1], kind, MANIFEST_LINK, None
+            found.append((span[0], span[1], kind, MANIFEST_LINK, None))
         else:
-            yield span[0], span[1], kind, f"{name}[{attr}]", sri if attr in ("src", "href") else None
+            found.append((span[0], span[1], kind, f"{name}[{attr}]", sri if attr in ("src", "href") else None))
     style = spans.get("style")
     if style and style[1] > style[0]:
-        for s, e in style_spans(text[style[0] : style[1]], style[0]):
-            yield s, e, SUB, "style attribute", None
-    if name == "style":
-        close = _STYLE_END.search(text, end)
-        stop = close.start() if close else len(text)
-        for s, e, _ctx in css_urls(text[end:stop], end):
-            yield s, e, SUB, "<style>", None
+        found += ((s, e, SUB, "style attribute", None) for s, e in style_spans(text[style[0] : style[1]], style[0]))
+    return found, end
 
 
 def _sri_slot(tag: Tag, text: str, spans: dict[str, tuple[int, int]], end: int) -> tuple[int, int, str] | None:
@@ -170,77 +161,6 @@ class _OnlyUrlTags(ElementFilter):
 
 
 _FILTER = _OnlyUrlTags()
-
-# Markup the parser need not see: start/end tags that can hold no URL. Comments, declarations, and the raw
-# text of <script>/<style> are matched first so that nothing inside them is touched.
-_ATTRS_RE = r"""(?:[^>"']|"[^"]*"|'[^']*')*>"""
-# One pass over the page: comments and declarations (skipped whole, so nothing inside them counts), <script> and
-# <style> (start and end tags kept for the parser, raw text blanked), the tags that can hold a URL, links, tags with a
-# style attribute, and every other tag (consumed, so a '<img' inside an attribute value is never mistaken for a tag).
-_URL_TAG_NAMES = "|".join(sorted(_TAGS - {"script", "style"}))
-_SCAN = re.compile(
-    # runs of text, comments, end tags and tags that cannot matter, in one match (most of a page)
-    r"(?:[^<]+|<!--.*?(?:-->|\Z)|<[!?][^>]*>|</[A-Za-z][^>]*>"
-    r"|<(?!(?:" + _URL_TAG_NAMES + r"|script|style)\b)(?![A-Za-z][^>]*?[\s\"'/]style\s*=)[A-Za-z][^\s/>]*" + _ATTRS_RE
-    + r"|<(?![A-Za-z!?/]))+"
-    r"|(?P<raw><(?P<rawname>script|style)\b" + _ATTRS_RE + r")(?:.*?(?P<rawend></(?P=rawname)\s*>)|.*\Z)"
-    r"|(?P<keep><(?:" + "|".join(sorted(_TAGS - {"a", "area", "script", "style"})) + r")\b" + _ATTRS_RE + ")"
-    r"|(?P<link><(?:a|area)\b" + _ATTRS_RE + ")"
-    r"|(?P<other></?[A-Za-z][^\s/>]*" + _ATTRS_RE + ")",
-    re.S | re.I,
-)
-_STYLE_ATTR = re.compile(r"""[\s"'/]style\s*=""", re.I)
-_HREF = re.compile(r"""[\s"'/]href\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.I)
-_FILE_EXT = re.compile(r"\.([A-Za-z0-9]{1,10})$")
-_PAGE_EXTS = frozenset({"html", "htm", "xhtml", "php", "asp", "aspx", "jsp"})
-
-
-def _links_a_page(tag: str) -> bool:
-    """True for a link to a page or directory: pages are stable anyway, so the parser need not see it."""
-    m = _HREF.search(tag)
-    if not m:
-        return True
-    url = clean_url(html_attr_unescape(m.group(1) or m.group(2) or m.group(3) or "")[0])
-    path = url.split("#", 1)[0].split("?", 1)[0]
-    ext = _FILE_EXT.search(path.rsplit("/", 1)[-1])
-    return ext is None or ext.group(1).lower() in _PAGE_EXTS
-
-
-def mask_irrelevant(text: str) -> tuple[str, list[int], list[int]]:
-    """Keep only the tags that can hold a URL hashdeploy needs, concatenated.
-
-    Returns (the kept markup, where each kept piece starts in it, where it starts in the page), so the parser
-    reads a few hundred bytes per page and positions map back to the page.
-    """
-    parts: list[str] = []
-    starts: list[int] = []
-    origins: list[int] = []
-    size = 0
-    for m in _SCAN.finditer(text):
-        group = m.lastgroup
-        if group == "other":
-            tag = m.group()
-            if "style" not in tag or tag[1] == "/" or not _STYLE_ATTR.search(tag):
-                continue
-            spans: tuple[tuple[int, int], ...] = (m.span(),)
-        elif group is None:
-            continue
-        elif group == "keep":
-            spans = (m.span(),)
-        elif group == "link":
-            tag = m.group()
-            if _links_a_page(tag) and not _STYLE_ATTR.search(tag):
-                continue
-            spans = (m.span(),)
-        else:
-            spans = (m.span("raw"), m.span("rawend")) if m.group("rawend") else (m.span("raw"),)
-        for s, e in spans:
-            starts.append(size)
-            origins.append(s)
-            parts.append(text[s:e])
-            size += e - s
-    return "".join(parts), starts, origins
-
 
 def html_refs(
     text: str,

@@ -122,6 +122,11 @@ def _resolve(url: str, directory: str, ctx: UrlContext) -> tuple[str | None, str
     return norm, ""
 
 
+# resolve() for a URL that is not root-relative, given the directory it is relative to (callers resolving many
+# URLs of one page look that directory up once)
+resolve_in = _resolve
+
+
 def _decode_path(path: str) -> str | None:
     """The percent-decoded path, `%2e` dot segments read as dots; None for what no site file can be (a NUL, a
     backslash, or dot segments made of encoded slashes, which S3 would take literally)."""

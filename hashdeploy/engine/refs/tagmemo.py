@@ -1,0 +1,136 @@
+"""A page's URL spans from a memo of its distinct tags: pages made from templates repeat the same tags.
+
+What BeautifulSoup makes of a start tag, and the URL spans `html.tag_refs` finds in it, depend only on the
+tag's text when the tag is *plain*: a name, then attributes separated by ASCII whitespace, each value quoted or
+a run without quotes, `=`, `<`, `>` or backquotes, then `>` or `/>`. On such a tag html.parser, the masking scan
+and `attr_spans` all agree where it ends, and html.parser is back in its ordinary state after it (or after the
+end tag of a `<script>`/`<style>`), so parsing the page's kept tags one by one gives what parsing them together
+gives. A page with any other tag goes through `html.html_refs` whole, as before.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings as _pywarnings
+from html.parser import HTMLParser
+
+from bs4 import BeautifulSoup
+
+from hashdeploy.engine.refs.html import _FILTER, Span, html_refs, style_block_refs, tag_refs
+from hashdeploy.engine.refs.mask import _TAGS, kept_units
+from hashdeploy.model import RefKind
+
+Found = tuple[int, int, RefKind, str, int, tuple[int, int, str] | None]
+# (URL spans relative to the tag, its <base href> value, where the start tag ends relative to it or -1 if not <style>)
+Info = tuple[tuple[Span, ...], str | None, int]
+
+_WS = "[ \t\n\r\f]"
+_PLAIN = re.compile(
+    rf"""<[a-zA-Z][a-zA-Z0-9:_.\-]*(?:{_WS}+[^\s/>"'=<`\x00]+"""
+    rf"""(?:{_WS}*={_WS}*(?:"[^"\x00]*"|'[^'\x00]*'|[^\s"'=<>`\x00]+))?)*{_WS}*/?>"""
+)
+_PLAIN_END = re.compile(rf"</(?:script|style){_WS}*>", re.I)
+_NAME = re.compile(r"<([a-zA-Z][a-zA-Z0-9:_.\-]*)")
+# elements whose content html.parser reads as raw text on this Python: after one, the next tag is not a tag
+_RAW_TEXT = frozenset(getattr(HTMLParser, "CDATA_CONTENT_ELEMENTS", ())) | frozenset(
+    getattr(HTMLParser, "RCDATA_CONTENT_ELEMENTS", ())
+) | {"plaintext"}
+_MEMO: dict[str, Info | None] = {}  # tag text -> Info, or None for a tag that is not plain
+_MEMO_LIMIT = 200_000
+
+
+def page_refs(text: str) -> tuple[list[Found], str | None, list[str]]:
+    """What `html.html_refs(text)` returns, computed from the memo wherever the page allows it."""
+    units = kept_units(text)
+    fresh: dict[str, tuple[int, int, int, int]] = {}
+    for unit in units:
+        key = text[unit[0] : unit[1]]
+        if key in _MEMO:
+            if _MEMO[key] is None:
+                return html_refs(text)
+        elif key not in fresh:
+            if not _plain(key, text, unit):
+                _remember(key, None)
+                return html_refs(text)
+            fresh[key] = unit
+    try:
+        learnt = not fresh or _learn(text, fresh)
+    except Exception:  # noqa: BLE001 - the whole-page parse decides what a failure means
+        learnt = False
+    if not learnt:
+        _learnt.clear()
+        return html_refs(text)
+    found: list[Found] = []
+    base_href: str | None = None
+    line, at = 1, 0
+    for start, end, _s2, _e2 in units:
+        info = _MEMO.get(text[start:end]) or _learnt[text[start:end]]
+        line += text.count("\n", at, start)
+        at = start
+        spans, base, style_end = info
+        if base is not None and base_href is None:
+            base_href = base
+        for s, e, kind, context, sri in spans:
+            found.append((start + s, start + e, kind, context, line + text.count("\n", start, start + s),
+                          None if sri is None else (start + sri[0], start + sri[1], sri[2])))
+        if style_end >= 0:
+            for s, e, kind, context, sri in style_block_refs(text, start + style_end):
+                found.append((s, e, kind, context, line + text.count("\n", start, s), sri))
+    _learnt.clear()
+    return found, base_href, []
+
+
+_learnt: dict[str, Info] = {}  # what _learn found when the memo is full
+
+
+def _plain(key: str, text: str, unit: tuple[int, int, int, int]) -> bool:
+    """Whether a kept tag (and the end tag that closes it) can be parsed on its own."""
+    if not _PLAIN.fullmatch(key):
+        return False
+    name = _NAME.match(key)
+    lower = name.group(1).lower() if name else ""
+    if lower in ("script", "style"):
+        # a missing end tag is only at the end of the page (the masking scan ran the raw text to its end)
+        return unit[2] < 0 or _PLAIN_END.fullmatch(text, unit[2], unit[3]) is not None
+    return lower not in _RAW_TEXT and unit[2] < 0
+
+
+def _learn(text: str, fresh: dict[str, tuple[int, int, int, int]]) -> bool:
+    """Parse the page's new plain tags together (one BeautifulSoup run) and memoise what each holds."""
+    pieces: list[str] = []
+    offsets: dict[int, str] = {}
+    size = 0
+    # a <script> or <style> without its end tag is the page's last kept tag: it goes last here too
+    last = max(u[0] for u in fresh.values())
+    ordered = sorted(fresh.items(), key=lambda kv: kv[1][0] == last)
+    for key, (_s, _e, s2, e2) in ordered:
+        offsets[size] = key
+        pieces += (key, text[s2:e2]) if s2 >= 0 else (key,)
+        size += len(key) + (e2 - s2 if s2 >= 0 else 0)
+    batch = "".join(pieces)
+    line_starts = [0] + [m.end() for m in re.finditer("\n", batch)]
+    with _pywarnings.catch_warnings():  # bs4's hints about XHTML or file-name-like markup are noise here
+        _pywarnings.simplefilter("ignore")
+        soup = BeautifulSoup(batch, "html.parser", parse_only=_FILTER)  # type: ignore[arg-type]
+    infos: dict[str, Info] = {key: ((), None, -1) for key in fresh}
+    for tag in soup.find_all(lambda t: t.name in _TAGS or t.has_attr("style")):
+        if tag.sourceline is None or tag.sourcepos is None:
+            return False
+        key_or_none = offsets.get(line_starts[tag.sourceline - 1] + tag.sourcepos)
+        if key_or_none is None:
+            return False
+        key = key_or_none
+        spans, end = tag_refs(tag, key, 0)
+        base = str(tag["href"]) if tag.name == "base" and tag.get("href") else None
+        infos[key] = (tuple(spans), base, end if tag.name == "style" else -1)
+    for key, info in infos.items():
+        if not _remember(key, info):
+            _learnt[key] = info
+    return True
+
+
+def _remember(key: str, info: Info | None) -> bool:
+    if len(_MEMO) >= _MEMO_LIMIT:
+        return False
+    _MEMO[key] = info
+    return True
