@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hashdeploy.engine.cache import build_folder_lock, cache_dir_for
-from hashdeploy.engine.classify import Plan, make_plan
 from hashdeploy.engine.freshness import input_digest, load_fresh, save
 from hashdeploy.engine.guard import check_target
 from hashdeploy.engine.hashcache import hash_site
 from hashdeploy.engine.inventory import scan
 from hashdeploy.engine.manifest import MANIFEST_PATH, read_manifest_files, to_json
-from hashdeploy.engine.parse import parse_all, resolve_refs
 from hashdeploy.engine.reemit import retarget, superseded
-from hashdeploy.engine.rename import Sink, State, assemble, prior_assets
-from hashdeploy.engine.write import NullSink, StagingSink, UpdateSink, commit, discard, new_staging
 from hashdeploy.errors import StrictModeError
 from hashdeploy.model import Asset, BuildResult, Parsed, Progress, Quiet, Ref
 from hashdeploy.settings import Settings, deploy_target
+
+if TYPE_CHECKING:
+    from hashdeploy.engine.classify import Plan
+    from hashdeploy.engine.rename import Sink
 
 
 def build(cfg: Settings, *, dry_run: bool = False, progress: Progress | None = None, update: bool = False) -> BuildResult:
@@ -54,6 +55,11 @@ def _build(cfg: Settings, dry_run: bool, progress: Progress | None, update: bool
         if fresh is not None:
             _check_strict(cfg, fresh.warnings)
             return fresh
+    # the stages below are imported only now: an up-to-date re-run never loads the parsers
+    from hashdeploy.engine.classify import make_plan
+    from hashdeploy.engine.parse import parse_all, resolve_refs
+    from hashdeploy.engine.write import NullSink, StagingSink, commit, discard, new_staging
+
     n_text = sum(1 for a in assets if _is_text(a.key))
     progress.start("parsing", n_text)
     parsed, warnings = parse_all(assets, cfg, progress.advance)
@@ -104,6 +110,8 @@ def _build(cfg: Settings, dry_run: bool, progress: Progress | None, update: bool
 def _rewrite(cfg: Settings, sink: Sink, assets: list[Asset], parsed: dict[str, Parsed], refs: dict[str, list[Ref]],
              plan: Plan, warnings: list[str], progress: Progress) -> BuildResult:
     """The rewrite stage into any sink, and the result it describes."""
+    from hashdeploy.engine.rename import State, assemble, prior_assets
+
     state = State(cfg, {a.key: a for a in assets}, parsed, refs, plan, sink, read_manifest_files(cfg.site))
     progress.start("rewriting", len(assets))
     assemble(state, progress.advance)
@@ -122,6 +130,7 @@ def _update(cfg: Settings, target: Path, assets: list[Asset], parsed: dict[str, 
             plan: Plan, warnings: list[str], cache_dir: Path | None, digest: str, progress: Progress) -> BuildResult:
     """The rewrite stage writing into an earlier output directly, only where bytes differ."""
     from hashdeploy.engine.freshness import forget
+    from hashdeploy.engine.write import UpdateSink
 
     if cache_dir is not None:
         forget(cache_dir, target)  # a half-updated directory must never pass for fresh

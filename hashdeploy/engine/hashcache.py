@@ -1,7 +1,7 @@
 """The SHA-256 of a site's files kept in the cache between runs, keyed by what proves a file is unchanged.
 
 A file whose path, size, modification time, inode, device and change time are those recorded, and which had not
-changed for 2 s when it was hashed (git's "racily clean" rule, the one `parse._HASHED` applies within a process),
+changed for 2 s when it was hashed (git's "racily clean" rule, the one `_HASHED` applies within a process),
 is not read again. Nothing can set a ctime back, and a file renamed over has a new inode, so a file with the
 same record has the same bytes. Entries from another machine (a cache restored in CI) never match its inodes and
 change times, so they are never used; a damaged file is ignored.
@@ -12,15 +12,19 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from hashdeploy.engine.inventory import sha256_file
 from hashdeploy.model import Asset
 
 Memo = dict[tuple[str, int, int, int, int, int], tuple[str, int]]
 _FORMAT = 1
 _MAX_BYTES = 256 << 20
+_BIG_FILE = 1 << 20
 
 
 def _path(cache_dir: Path, site: Path) -> Path:
@@ -63,11 +67,52 @@ def save(cache_dir: Path | None, site: Path, memo: Memo) -> None:
         pass
 
 
+# Within one process (watch mode, the MkDocs plugin under serve), a file seen before with the same path, size,
+# modification time, inode, device and change time is not read again, if it had not changed for 2 s when it was
+# hashed (git's "racily clean" rule). mtime alone proves nothing: `cp -p`, `rsync -t` and builds pinning
+# SOURCE_DATE_EPOCH set it back, but nothing can set back the ctime, and a file renamed over has a new inode.
+_HASHED: dict[tuple[str, int, int, int, int, int], tuple[str, int]] = {}
+_MEMO_LIMIT = 100_000
+_RACY_NS = 2_000_000_000
+
+
+def hash_all(assets: list[Asset], jobs: int, tick: Callable[[int], None]) -> list[Asset]:
+    """Return the assets with their SHA-256 filled in (threads: hashlib releases the GIL)."""
+    def one(a: Asset) -> Asset:
+        memo_key = (str(a.path), a.size, a.mtime_ns, a.ino, a.dev, a.ctime_ns)
+        known = _HASHED.get(memo_key)
+        if known is not None and a.ctime_ns and max(a.mtime_ns, a.ctime_ns) + _RACY_NS < known[1]:
+            return _with_sha(a, known[0])
+        started = time.time_ns()
+        sha = sha256_file(a.path)
+        if len(_HASHED) < _MEMO_LIMIT:
+            _HASHED[memo_key] = (sha, started)
+        return _with_sha(a, sha)
+
+    # small files are quicker to hash here than to hand to a thread; big ones go to threads
+    big = [a for a in assets if a.size >= _BIG_FILE]
+    done: dict[str, Asset] = {}
+    with ThreadPoolExecutor(max_workers=max(2, jobs)) as pool:
+        futures = [pool.submit(one, a) for a in big]
+        for a in assets:
+            if a.size < _BIG_FILE:
+                done[a.key] = one(a)
+                tick(1)
+        for f in futures:
+            r = f.result()
+            done[r.key] = r
+            tick(1)
+    return [done[a.key] for a in assets]
+
+
+def _with_sha(a: Asset, sha256: str) -> Asset:
+    """dataclasses.replace(a, sha256=sha256), without its field-by-field introspection (once per file)."""
+    return Asset(a.key, a.path, a.size, sha256, a.mtime_ns, a.ino, a.dev, a.ctime_ns)
+
+
 def hash_site(listed: list[Asset], jobs: int, tick: Callable[[int], None], cache_dir: Path | None,
               site: Path) -> list[Asset]:
-    """`parse.hash_all`, starting from the hashes recorded by earlier runs, and recording the new ones."""
-    from hashdeploy.engine.parse import _HASHED, hash_all
-
+    """`hash_all`, starting from the hashes recorded by earlier runs, and recording the new ones."""
     load(cache_dir, site, _HASHED)
     keys = [(str(a.path), a.size, a.mtime_ns, a.ino, a.dev, a.ctime_ns) for a in listed]
     before = [_HASHED.get(k) for k in keys]

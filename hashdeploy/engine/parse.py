@@ -1,16 +1,13 @@
-"""Hash every file, parse the text files (in parallel, cached by content) and resolve their references."""
+"""Parse the text files (in parallel, cached by content) and resolve their references."""
 
 from __future__ import annotations
 
 import os
 import posixpath
 import threading
-import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 from hashdeploy.engine.cache import ParseCache, cache_dir_for
-from hashdeploy.engine.inventory import sha256_file
 from hashdeploy.engine.refs import MAX_PARSE_BYTES, decode, kind_of, parse
 from hashdeploy.engine.refs.edits import unescape_for
 from hashdeploy.engine.refs.urls import UrlContext, clean_url, resolve, resolve_in
@@ -19,51 +16,12 @@ from hashdeploy.settings import Settings
 
 Tick = Callable[[int], None]
 _BATCH = 24
-_BIG_FILE = 1 << 20
 
 
-# Within one process (watch mode, the MkDocs plugin under serve), a file seen before with the same path, size,
-# modification time, inode, device and change time is not read again, if it had not changed for 2 s when it was
-# hashed (git's "racily clean" rule). mtime alone proves nothing: `cp -p`, `rsync -t` and builds pinning
-# SOURCE_DATE_EPOCH set it back, but nothing can set back the ctime, and a file renamed over has a new inode.
-_HASHED: dict[tuple[str, int, int, int, int, int], tuple[str, int]] = {}
+# Within one process (watch mode, the MkDocs plugin under serve), a file parsed before with the same content is not
+# parsed again.
 _PARSED: dict[tuple[str, str], Parsed] = {}
 _MEMO_LIMIT = 100_000
-_RACY_NS = 2_000_000_000
-
-
-def hash_all(assets: list[Asset], jobs: int, tick: Tick) -> list[Asset]:
-    """Return the assets with their SHA-256 filled in (threads: hashlib releases the GIL)."""
-    def one(a: Asset) -> Asset:
-        memo_key = (str(a.path), a.size, a.mtime_ns, a.ino, a.dev, a.ctime_ns)
-        known = _HASHED.get(memo_key)
-        if known is not None and a.ctime_ns and max(a.mtime_ns, a.ctime_ns) + _RACY_NS < known[1]:
-            return _with_sha(a, known[0])
-        started = time.time_ns()
-        sha = sha256_file(a.path)
-        if len(_HASHED) < _MEMO_LIMIT:
-            _HASHED[memo_key] = (sha, started)
-        return _with_sha(a, sha)
-
-    # small files are quicker to hash here than to hand to a thread; big ones go to threads
-    big = [a for a in assets if a.size >= _BIG_FILE]
-    done: dict[str, Asset] = {}
-    with ThreadPoolExecutor(max_workers=max(2, jobs)) as pool:
-        futures = [pool.submit(one, a) for a in big]
-        for a in assets:
-            if a.size < _BIG_FILE:
-                done[a.key] = one(a)
-                tick(1)
-        for f in futures:
-            r = f.result()
-            done[r.key] = r
-            tick(1)
-    return [done[a.key] for a in assets]
-
-
-def _with_sha(a: Asset, sha256: str) -> Asset:
-    """dataclasses.replace(a, sha256=sha256), without its field-by-field introspection (once per file)."""
-    return Asset(a.key, a.path, a.size, sha256, a.mtime_ns, a.ino, a.dev, a.ctime_ns)
 
 
 def _parse_batch(batch: list[tuple[str, str, str]]) -> list[tuple[str, Parsed]]:

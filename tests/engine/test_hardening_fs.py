@@ -14,6 +14,7 @@ import pytest
 from conftest import AwsWorld, RunCli, load_manifest, write_tree
 
 import hashdeploy
+from hashdeploy.engine import hashcache
 from hashdeploy.engine import parse as parse_mod
 from hashdeploy.engine.inventory import sha256_file
 from hashdeploy.settings import Settings
@@ -82,7 +83,7 @@ def test_regenerated_site_dir_processed_in_place_in_one_process(tmp_path: Path) 
 @pytest.mark.parametrize("replace", [False, True], ids=["cp-p", "rsync-t"])
 def test_hash_memo_is_keyed_by_inode_and_ctime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, replace: bool) -> None:
     """Even where the memo is trusted (the file looked settled), a new inode or ctime means a new read."""
-    monkeypatch.setattr(parse_mod, "_RACY_NS", -(10**18))  # every file counts as settled long ago
+    monkeypatch.setattr(hashcache, "_RACY_NS", -(10**18))  # every file counts as settled long ago
     site = pinned_site(tmp_path / "site")
     cfg = Settings(site=site, out=tmp_path / "out")
     first = hashdeploy.build(cfg)
@@ -93,7 +94,7 @@ def test_hash_memo_is_keyed_by_inode_and_ctime(tmp_path: Path, monkeypatch: pyte
 
 
 def test_untouched_files_are_still_not_read_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(parse_mod, "_RACY_NS", -(10**18))
+    monkeypatch.setattr(hashcache, "_RACY_NS", -(10**18))
     site = pinned_site(tmp_path / "site")
     cfg = Settings(site=site, out=tmp_path / "out")
     hashdeploy.build(cfg)
@@ -104,7 +105,7 @@ def test_untouched_files_are_still_not_read_again(tmp_path: Path, monkeypatch: p
         reads.append(p)
         return real(p)
 
-    monkeypatch.setattr(parse_mod, "sha256_file", recording)
+    monkeypatch.setattr(hashcache, "sha256_file", recording)
     hashdeploy.build(cfg)
     assert reads == []
 
@@ -396,7 +397,7 @@ def sqlite_files() -> list[Path]:
 def forget_memo(monkeypatch: pytest.MonkeyPatch) -> None:
     """What a new CI job starts with: no in-process memo, only what the restored cache holds."""
     monkeypatch.setattr(parse_mod, "_PARSED", {})
-    monkeypatch.setattr(parse_mod, "_HASHED", {})
+    monkeypatch.setattr(hashcache, "_HASHED", {})
 
 
 def reference(tmp_path: Path) -> dict[str, bytes]:

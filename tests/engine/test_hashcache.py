@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import MakeSite
 
-from hashdeploy.engine import build, hashcache, inventory, parse
+from hashdeploy.engine import build, hashcache, inventory
 from hashdeploy.settings import Settings
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(64))
@@ -17,8 +17,8 @@ PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(64))
 @pytest.fixture
 def new_process(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each build starts as a new process would (no in-process memo); files are not 'racily clean' here."""
-    monkeypatch.setattr(parse, "_RACY_NS", 0)
-    monkeypatch.setattr(parse, "_HASHED", {})
+    monkeypatch.setattr(hashcache, "_RACY_NS", 0)
+    monkeypatch.setattr(hashcache, "_HASHED", {})
 
 
 def _files(root: Path) -> dict[str, str | bytes]:
@@ -30,7 +30,7 @@ def test_a_second_run_reads_no_unchanged_file(site: MakeSite, tmp_path: Path, ne
     root = site(_files(tmp_path))
     cache = tmp_path / "cache"
     first = build(Settings(site=root, out=tmp_path / "o", cache_dir=cache))
-    parse._HASHED.clear()
+    hashcache._HASHED.clear()
     hashed: list[Path] = []
     real = inventory.sha256_file
 
@@ -38,7 +38,7 @@ def test_a_second_run_reads_no_unchanged_file(site: MakeSite, tmp_path: Path, ne
         hashed.append(path)
         return real(path)
 
-    monkeypatch.setattr(parse, "sha256_file", counting)
+    monkeypatch.setattr(hashcache, "sha256_file", counting)
     (root / "a.css").write_text("b{}")  # same size, other bytes: its stat record changed
     second = build(Settings(site=root, out=tmp_path / "o2", cache_dir=cache))
     assert [p.name for p in hashed] == ["a.css"]
@@ -50,7 +50,7 @@ def test_a_file_replaced_with_the_same_stat_times_is_hashed_again(site: MakeSite
     root = site(_files(tmp_path))
     cache = tmp_path / "cache"
     first = build(Settings(site=root, out=tmp_path / "o", cache_dir=cache))
-    parse._HASHED.clear()
+    hashcache._HASHED.clear()
     st = os.stat(root / "a.css")
     (root / "new.css").write_text("c{}")
     os.replace(root / "new.css", root / "a.css")  # a new inode and ctime; mtime set back as `cp -p` would
@@ -67,7 +67,7 @@ def test_a_damaged_record_is_ignored_and_no_cache_writes_none(site: MakeSite, tm
     record = next((cache / "hashes").iterdir())
     for damage in (b"{", b'{"format": 1, "files": [["x", 1]]}', b"[]", record.read_bytes().replace(b'"', b"'")):
         record.write_bytes(damage)
-        parse._HASHED.clear()
+        hashcache._HASHED.clear()
         assert build(Settings(site=root, out=tmp_path / "o", cache_dir=cache)).assets == expected
     assert hashcache.load(None, root, {}) == 0
     build(Settings(site=root, out=tmp_path / "o3", cache_dir=tmp_path / "none", use_cache=False))
