@@ -406,6 +406,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="where generated sites, outputs and results.json go (default bench/out)")
     p.add_argument("--repeat", type=int, default=1, metavar="K",
                    help="run every measurement K times and keep the median (default 1)")
+    p.add_argument("--publish-pages", type=int, default=2000, metavar="N",
+                   help="size for the deploy (vs aws s3 sync) and watch figures against moto (default 2000; 0 skips)")
     args = p.parse_args(argv)
     if any(n < 10 for n in args.pages):
         p.error("--pages: every size must be at least 10")
@@ -427,6 +429,11 @@ def main(argv: list[str] | None = None) -> int:
     result["meta"]["loadavg_at_end"] = os.getloadavg()
     result["linearity"] = linearity(result["sizes"])
     result["targets"] = targets(result["sizes"], result["linearity"])
+    if args.publish_pages:
+        from publish_figures import publish_targets
+
+        log(f"[{args.publish_pages}] deploy against aws s3 sync, then watch cycles (moto on 127.0.0.1)")
+        result["targets"] += publish_targets(work, args.publish_pages)
     (work / "results.json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     print(report(result))
     print(f"\nfigures: {work / 'results.json'}")
