@@ -54,17 +54,16 @@ def page_refs(text: str) -> tuple[list[Found], str | None, list[str]]:
                 return html_refs(text)
             fresh[key] = unit
     try:
-        learnt = not fresh or _learn(text, fresh)
+        learnt = _learn(text, fresh) if fresh else {}
     except Exception:  # noqa: BLE001 - the whole-page parse decides what a failure means
-        learnt = False
-    if not learnt:
-        _learnt.clear()
+        learnt = None
+    if learnt is None:
         return html_refs(text)
     found: list[Found] = []
     base_href: str | None = None
     line, at = 1, 0
     for start, end, _s2, _e2 in units:
-        info = _MEMO.get(text[start:end]) or _learnt[text[start:end]]
+        info = _MEMO.get(text[start:end]) or learnt[text[start:end]]
         line += text.count("\n", at, start)
         at = start
         spans, base, style_end = info
@@ -76,11 +75,7 @@ def page_refs(text: str) -> tuple[list[Found], str | None, list[str]]:
         if style_end >= 0:
             for s, e, kind, context, sri in style_block_refs(text, start + style_end):
                 found.append((s, e, kind, context, line + text.count("\n", start, s), sri))
-    _learnt.clear()
     return found, base_href, []
-
-
-_learnt: dict[str, Info] = {}  # what _learn found when the memo is full
 
 
 def _plain(key: str, text: str, unit: tuple[int, int, int, int]) -> bool:
@@ -95,8 +90,9 @@ def _plain(key: str, text: str, unit: tuple[int, int, int, int]) -> bool:
     return lower not in _RAW_TEXT and unit[2] < 0
 
 
-def _learn(text: str, fresh: dict[str, tuple[int, int, int, int]]) -> bool:
-    """Parse the page's new plain tags together (one BeautifulSoup run) and memoise what each holds."""
+def _learn(text: str, fresh: dict[str, tuple[int, int, int, int]]) -> dict[str, Info] | None:
+    """Parse the page's new plain tags together (one BeautifulSoup run) and memoise what each holds; return
+    what it found (the memo may be full), or None when the tags cannot be told apart (the page is parsed whole)."""
     pieces: list[str] = []
     offsets: dict[int, str] = {}
     size = 0
@@ -115,22 +111,19 @@ def _learn(text: str, fresh: dict[str, tuple[int, int, int, int]]) -> bool:
     infos: dict[str, Info] = {key: ((), None, -1) for key in fresh}
     for tag in soup.find_all(lambda t: t.name in _TAGS or t.has_attr("style")):
         if tag.sourceline is None or tag.sourcepos is None:
-            return False
+            return None
         key_or_none = offsets.get(line_starts[tag.sourceline - 1] + tag.sourcepos)
         if key_or_none is None:
-            return False
+            return None
         key = key_or_none
         spans, end = tag_refs(tag, key, 0)
         base = str(tag["href"]) if tag.name == "base" and tag.get("href") else None
         infos[key] = (tuple(spans), base, end if tag.name == "style" else -1)
     for key, info in infos.items():
-        if not _remember(key, info):
-            _learnt[key] = info
-    return True
+        _remember(key, info)
+    return infos
 
 
-def _remember(key: str, info: Info | None) -> bool:
-    if len(_MEMO) >= _MEMO_LIMIT:
-        return False
-    _MEMO[key] = info
-    return True
+def _remember(key: str, info: Info | None) -> None:
+    if len(_MEMO) < _MEMO_LIMIT:
+        _MEMO[key] = info
