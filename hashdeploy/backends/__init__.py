@@ -17,8 +17,12 @@ class Target:
 
     backend: Backend
     served_prefix: str
-    cdn: bool
     distributions: tuple[Distribution, ...] = ()
+
+    @property
+    def cdn(self) -> bool:
+        """Whether a CDN sits in front (stable files may then be cached a day by it)."""
+        return bool(self.distributions)
 
 
 def open_target(settings: Settings, command: str = "deploy") -> Target:
@@ -30,7 +34,7 @@ def open_target(settings: Settings, command: str = "deploy") -> Target:
     if kind == "file":
         from hashdeploy.backends.local import LocalBackend
 
-        return Target(LocalBackend(Path(where)), "/", False)
+        return Target(LocalBackend(Path(where)), "/")
     from hashdeploy.backends.s3 import S3CloudFrontBackend, make_clients
 
     s = settings
@@ -41,4 +45,4 @@ def open_target(settings: Settings, command: str = "deploy") -> Target:
     backend.check()
     # each distribution's origin path is read from it (an unknown distribution stops the run before any write)
     dists = tuple(Distribution(d, backend.served_prefix(s.origin_path, d)) for d in s.distribution_id)
-    return Target(backend, dists[0].served_prefix if dists else backend.served_prefix(s.origin_path), bool(dists), dists)
+    return Target(backend, dists[0].served_prefix if dists else backend.served_prefix(s.origin_path), dists)

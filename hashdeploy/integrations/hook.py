@@ -5,13 +5,16 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import hashdeploy
 from hashdeploy.errors import ConfigError, StrictModeError
 from hashdeploy.settings import Settings, deploy_target, options
 from hashdeploy.sources import FALSE_WORDS, TRUE_WORDS, load_settings
+
+if TYPE_CHECKING:
+    from hashdeploy.publish.report import DeployReport
 
 
 def env_switch(env: Mapping[str, str], name: str) -> bool | None:
@@ -69,8 +72,6 @@ def check_target(settings: Settings, deploy: bool, where: str) -> None:
 def run(settings: Settings, *, deploy: bool, warn: Callable[[str], None], info: Callable[[str], None],
         may_deploy: Callable[[], str | None] = lambda: None) -> None:
     """Process the output in place; then, when asked and `may_deploy` has no objection, deploy it."""
-    from hashdeploy.publish.report import check_error, check_lines, summary_line
-
     result = hashdeploy.build(settings)
     for warning in result.warnings:
         warn(warning)
@@ -80,12 +81,19 @@ def run(settings: Settings, *, deploy: bool, warn: Callable[[str], None], info: 
     objection = may_deploy()
     if objection:
         raise StrictModeError(f"not deploying: {objection}")
-    report = hashdeploy.deploy(settings, built=result)
+    report_deploy(hashdeploy.deploy(settings, built=result), warn=warn, info=info)
+
+
+def report_deploy(report: DeployReport, *, warn: Callable[[str], None], info: Callable[[str], None]) -> None:
+    """Log a deploy's warnings, its summary and --check-url's lines; raise CheckFailed when the check found URLs
+    not served as deployed (the deploy itself stays committed)."""
+    from hashdeploy.publish.report import check_error, check_lines, summary_line
+
     for warning in report.warnings:
         warn(warning)
     info(summary_line(report))
     for line in check_lines(report.check) if report.check else ():
         info(line)
-    failed = check_error(report)  # --check-url found URLs not served as deployed
+    failed = check_error(report)
     if failed:
         raise failed

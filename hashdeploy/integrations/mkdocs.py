@@ -202,18 +202,12 @@ class HashdeployPlugin(BasePlugin[HashdeployPluginConfig]):  # type: ignore[no-u
         self._deploy(cfg, result)
 
     def _deploy(self, cfg: Settings, result: BuildResult) -> None:
-        from hashdeploy.publish.report import check_error, check_lines, summary_line
-
         try:
             report = hashdeploy.deploy(cfg, built=result)
         except Exception as exc:
             raise _fatal(exc) from exc
-        for warning in report.warnings:
-            log.warning(warning)
-        log.info(summary_line(report))
-        for line in check_lines(report.check) if report.check else ():
-            log.info(line)
-        failed = check_error(report)  # --check-url found URLs not served as deployed
-        if failed:
-            raise _fatal(failed)
+        try:
+            hook.report_deploy(report, warn=log.warning, info=log.info)
+        except Exception as exc:  # --check-url found URLs not served as deployed
+            raise _fatal(exc) from exc
 
