@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hashdeploy.engine.cache import build_folder_lock, cache_dir_for
-from hashdeploy.engine.freshness import input_digest, load_fresh, save
+from hashdeploy.engine.freshness import input_digest, load_stamped, save
 from hashdeploy.engine.guard import check_target
 from hashdeploy.engine.hashcache import hash_site
 from hashdeploy.engine.inventory import scan
@@ -46,15 +46,25 @@ def _build(cfg: Settings, dry_run: bool, progress: Progress | None, update: bool
     assets = hash_site(listed, cfg.jobs, progress.advance, cache_dir, cfg.site)
     progress.finish()
     # a generator that rebuilt into an output processed before wrote originals next to their old hashed copies
-    aliases = superseded(assets, read_manifest_files(cfg.site))
+    prior = read_manifest_files(cfg.site)
+    aliases = superseded(assets, prior)
     assets = [a for a in assets if a.key not in aliases]
     # an output left by the build of exactly this input and these settings is already right
     digest = input_digest(assets, cfg)
-    if cache_dir is not None and not dry_run and target != cfg.site.resolve():
-        fresh = load_fresh(cache_dir, target, digest)
-        if fresh is not None:
-            _check_strict(cfg, fresh.warnings)
-            return fresh
+    cached = cache_dir is not None and not dry_run and target != cfg.site.resolve()
+    if cached:
+        assert cache_dir is not None
+        stamped = load_stamped(cache_dir, target)
+        if stamped is not None and stamped.digest == digest:
+            _check_strict(cfg, stamped.result.warnings)
+            return stamped.result
+        if stamped is not None and not prior:  # a few pages edited: rewrite just them when that is exactly right
+            from hashdeploy.engine.patch import patch, record
+
+            patched = patch(cfg, cache_dir, target, assets, digest, stamped)
+            if patched is not None:
+                record(cache_dir, target, patched[1])
+                return patched[0]
     # the stages below are imported only now: an up-to-date re-run never loads the parsers
     from hashdeploy.engine.classify import make_plan
     from hashdeploy.engine.parse import parse_all, resolve_refs
@@ -66,7 +76,8 @@ def _build(cfg: Settings, dry_run: bool, progress: Progress | None, update: bool
     progress.finish()
     # 3. resolve references to site keys
     keys = {a.key for a in assets}
-    refs, more = resolve_refs(parsed, keys | set(aliases), cfg)
+    size_warnings, by_source = list(warnings), dict[str, list[str]]()
+    refs, more = resolve_refs(parsed, keys | set(aliases), cfg, by_source)
     refs = retarget(refs, aliases)
     warnings += more
     _check_strict(cfg, warnings)
@@ -76,8 +87,18 @@ def _build(cfg: Settings, dry_run: bool, progress: Progress | None, update: bool
     feeds = {k for k in parsed if kind_of(k) == "xml"}
     plan = make_plan(sorted(keys), refs, {k: p.mentions for k, p in parsed.items() if k not in feeds}, cfg,
                      {k: parsed[k].mentions for k in feeds})
+
+    def remember(result: BuildResult) -> None:  # what a later patch needs, when a patch may follow this build
+        from hashdeploy.engine.patch import base_of, inert_keys, record
+
+        patchable = not prior and not aliases
+        record(cache_dir, target, base_of(assets, inert_keys(parsed, refs, result, cfg), size_warnings, by_source,
+                                          cfg) if patchable else None)
+
     if update and not dry_run and target != cfg.site.resolve():
-        return _update(cfg, target, assets, parsed, refs, plan, warnings, cache_dir, digest, progress)
+        result = _update(cfg, target, assets, parsed, refs, plan, warnings, cache_dir, digest, progress)
+        remember(result)
+        return result
     staging = None if dry_run else new_staging(target)
     sink: Sink | None = None
     try:
@@ -96,6 +117,7 @@ def _build(cfg: Settings, dry_run: bool, progress: Progress | None, update: bool
             staging = None
             if cache_dir is not None:
                 save(cache_dir, target, digest, result)
+                remember(result)
     finally:
         if staging is not None:
             if sink is not None:

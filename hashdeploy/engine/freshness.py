@@ -6,7 +6,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from hashdeploy import __version__
 from hashdeploy.engine.cache import PARSER_VERSION
@@ -17,12 +17,18 @@ from hashdeploy.settings import Settings
 STAMP_VERSION = 2
 
 
-def input_digest(assets: list[Asset], cfg: Settings) -> str:
-    """Digest of everything that decides the output: hashdeploy's version, the settings, every input file."""
+def settings_digest(cfg: Settings) -> str:
+    """Digest of what decides the output besides the files: hashdeploy's version and the settings."""
     h = hashlib.sha256(f"{STAMP_VERSION}\0{__version__}\0{PARSER_VERSION}\0".encode())
     settings = (cfg.hash_length, cfg.base_path, cfg.site_url, cfg.stable, cfg.hashed, cfg.fingerprint_patterns,
                 cfg.sri, cfg.default_stable, str(cfg.site.resolve()))
     h.update(repr(settings).encode())
+    return h.hexdigest()
+
+
+def input_digest(assets: list[Asset], cfg: Settings) -> str:
+    """Digest of everything that decides the output: the settings' digest and every input file."""
+    h = hashlib.sha256(settings_digest(cfg).encode())
     for a in assets:
         h.update(f"{a.key}\0{a.sha256}\0{a.size}\n".encode())
     return h.hexdigest()
@@ -32,7 +38,7 @@ def _path(cache_dir: Path, target: Path) -> Path:
     return cache_dir / "builds" / (hashlib.sha256(str(target).encode()).hexdigest()[:32] + ".json")
 
 
-def _stat(path: Path) -> list[int] | None:
+def _stat(path: Path | str) -> list[int] | None:
     """What tells a file is still the one written: size, mtime, and the inode and ctime nothing can set back."""
     try:
         st = os.stat(path)
@@ -75,15 +81,23 @@ def _is_sha(v: str) -> bool:
     return len(v) == 64 and not v.strip("0123456789abcdef")  # (strip runs in C: one call per file, not 64)
 
 
-def load_fresh(cache_dir: Path, target: Path, digest: str) -> BuildResult | None:
-    """The previous result if target still holds exactly what the build with this digest wrote, else None.
+class Stamped(NamedTuple):
+    """The last build into a target, proved to be what the target still holds."""
+
+    digest: str  # its input digest
+    result: BuildResult
+    stats: dict[str, list[int]]  # output key -> what tells the file is still the one written
+
+
+def load_stamped(cache_dir: Path, target: Path) -> Stamped | None:
+    """The input digest and result of the last build into target, if target still holds exactly what it wrote.
 
     The stamp lives in the cache (which CI may restore from anywhere): anything damaged or of the wrong shape
     means "not fresh", never a failure.
     """
     try:
         stamp = _read_json(_path(cache_dir, target))
-        if type(stamp) is not dict or stamp.get("version") != STAMP_VERSION or stamp.get("input") != digest:
+        if type(stamp) is not dict or stamp.get("version") != STAMP_VERSION or type(stamp.get("input")) is not str:
             return None
         files: Any = stamp.get("files")
         rewritten: Any = stamp.get("rewritten")
@@ -93,8 +107,9 @@ def load_fresh(cache_dir: Path, target: Path, digest: str) -> BuildResult | None
         manifest_bytes = (target / MANIFEST_PATH).read_bytes()
         if hashlib.sha256(manifest_bytes).hexdigest() != stamp.get("manifest"):
             return None
+        root = f"{target}{os.sep}"  # string paths: a Path per file costs more than its stat
         for key, st in files.items():
-            if _stat(target / key) != st:
+            if _stat(root + key) != st:
                 return None
         manifest = json.loads(manifest_bytes)
         if type(manifest) is not dict or type(manifest.get("files")) is not dict:
@@ -106,10 +121,16 @@ def load_fresh(cache_dir: Path, target: Path, digest: str) -> BuildResult | None
         checked = [f for f in out if f is not None]
         if len(checked) != len(out) or {f.key for f in checked} != set(files):
             return None
-        return BuildResult(files=tuple(checked), assets=dict(assets), rewritten=tuple(rewritten),
-                           warnings=tuple(warnings))
+        return Stamped(stamp["input"], BuildResult(files=tuple(checked), assets=dict(assets),
+                                                   rewritten=tuple(rewritten), warnings=tuple(warnings)), files)
     except (OSError, ValueError, RecursionError):
         return None
+
+
+def load_fresh(cache_dir: Path, target: Path, digest: str) -> BuildResult | None:
+    """The previous result if target still holds exactly what the build with this digest wrote, else None."""
+    stamped = load_stamped(cache_dir, target)
+    return stamped.result if stamped is not None and stamped.digest == digest else None
 
 
 def forget(cache_dir: Path, target: Path) -> None:
@@ -120,12 +141,18 @@ def forget(cache_dir: Path, target: Path) -> None:
         pass
 
 
-def save(cache_dir: Path, target: Path, digest: str, result: BuildResult) -> None:
-    """Record what this build wrote; failures are ignored (the stamp only saves time)."""
+def save(cache_dir: Path, target: Path, digest: str, result: BuildResult,
+         known: dict[str, list[int]] | None = None) -> None:
+    """Record what this build wrote; failures are ignored (the stamp only saves time).
+
+    `known` holds stats just checked of files this build did not write again.
+    """
+    known = known or {}
+    root = f"{target}{os.sep}"
     try:
         files: dict[str, Any] = {}
         for f in result.files:
-            st = _stat(target / f.key)
+            st = known.get(f.key) or _stat(root + f.key)
             if st is None:
                 return
             files[f.key] = st

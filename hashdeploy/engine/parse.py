@@ -92,6 +92,18 @@ def parse_all(assets: list[Asset], cfg: Settings, tick: Tick) -> tuple[dict[str,
     return results, warnings
 
 
+def earlier_parse(sha256: str, kind: str, cfg: Settings) -> Parsed | None:
+    """The parse of the bytes with this hash, from this process or the cache; None if neither has it."""
+    hit = _PARSED.get((sha256, kind))
+    if hit is not None:
+        return hit
+    cache = ParseCache(cache_dir_for(cfg))
+    try:
+        return cache.get_many([(sha256, kind)]).get((sha256, kind))
+    finally:
+        cache.close()
+
+
 def _fits(p: Parsed, a: Asset, kind: str) -> bool:
     """Whether a stored parse result describes this file: its codec, and the text at every span it names.
 
@@ -165,8 +177,12 @@ def _base_dir(source: str, base_href: str | None, ctx: UrlContext) -> str | None
     return key.rpartition("/")[0] if not path.endswith("/") else key[: -len("index.html")].rstrip("/")
 
 
-def resolve_refs(parsed: dict[str, Parsed], keys: set[str], cfg: Settings) -> tuple[dict[str, list[Ref]], list[str]]:
-    """Resolve every reference to a site key; warn about subresources that are missing or outside."""
+def resolve_refs(parsed: dict[str, Parsed], keys: set[str], cfg: Settings,
+                 by_source: dict[str, list[str]] | None = None) -> tuple[dict[str, list[Ref]], list[str]]:
+    """Resolve every reference to a site key; warn about subresources that are missing or outside.
+
+    The warnings come source by source in key order; by_source, if given, receives each source's own.
+    """
     ctx = UrlContext(base_path=cfg.base_path, site_url=cfg.site_url)
     lower = {k.lower(): k for k in keys}
     out: dict[str, list[Ref]] = {}
@@ -177,6 +193,7 @@ def resolve_refs(parsed: dict[str, Parsed], keys: set[str], cfg: Settings) -> tu
     rooted: dict[str, tuple[str | None, str]] = {}
     for source in sorted(parsed):
         p = parsed[source]
+        first = len(warnings)
         warnings += [f"{source}: {w}" for w in p.warnings]
         base_dir = _base_dir(source, p.base_href, ctx)
         directory = base_dir if base_dir is not None else posixpath.dirname(source)
@@ -213,4 +230,6 @@ def resolve_refs(parsed: dict[str, Parsed], keys: set[str], cfg: Settings) -> tu
                 warnings.append(f"{source}:{raw.line}: {raw.raw} is outside the base path {cfg.base_path}; left unchanged")
             refs.append(Ref(source, raw, target, note))
         out[source] = refs
+        if by_source is not None and len(warnings) > first:
+            by_source[source] = warnings[first:]
     return out, warnings
