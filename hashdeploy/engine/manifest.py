@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from json.encoder import encode_basestring as _string
 from pathlib import Path
 from typing import Any
@@ -36,36 +35,28 @@ def to_json(result: BuildResult, hash_length: int) -> bytes:
         "assets": dict(sorted(result.assets.items())),
         "files": dict(sorted(files.items())),
     }
-    return ("".join(_indented(doc, "\n")) + "\n").encode("utf-8")
+    return (_text(doc, "\n") + "\n").encode("utf-8")
 
 
-def _indented(value: Any, newline: str) -> Iterator[str]:
-    """The text of json.dumps(value, indent=1, sort_keys=True, ensure_ascii=False), made without json's
-    pure-Python indenting encoder (a tenth of a second per 2,000 pages); `newline` is the line break plus the
-    current indent."""
-    if type(value) is dict:
-        if not value:
-            yield "{}"
-            return
-        inner = newline + " "
-        sep = "{" + inner
-        for key in sorted(value):
-            yield sep
-            yield _string(key)
-            yield ": "
-            item = value[key]
-            if type(item) is str:
-                yield _string(item)
-            elif type(item) is dict:
-                yield from _indented(item, inner)
-            elif type(item) is int:
-                yield str(item)
-            else:  # (JSON text holds no raw line break: every one is an indent)
-                yield json.dumps(item, indent=1, sort_keys=True, ensure_ascii=False).replace("\n", inner)
-            sep = "," + inner
-        yield newline + "}"
-    else:
-        yield json.dumps(value, indent=1, sort_keys=True, ensure_ascii=False).replace("\n", newline)
+def _text(value: Any, newline: str) -> str:
+    """json.dumps(value, indent=1, sort_keys=True, ensure_ascii=False), without json's pure-Python indenting
+    encoder (a tenth of a second per 2,000 pages); `newline` is the line break plus the current indent."""
+    if type(value) is not dict:  # (JSON text holds no raw line break: each one is an indent)
+        return json.dumps(value, indent=1, sort_keys=True, ensure_ascii=False).replace("\n", newline)
+    if not value:
+        return "{}"
+    inner = newline + " "
+    return "{" + inner + ("," + inner).join([f"{_string(k)}: {_value(value[k], inner)}" for k in sorted(value)]) \
+        + newline + "}"
+
+
+def _value(value: Any, newline: str) -> str:
+    kind = type(value)
+    if kind is str:
+        return _string(value)
+    if kind is int:
+        return str(value)
+    return _text(value, newline)
 
 
 def read_manifest_files(site: Path) -> dict[str, dict[str, Any]]:
