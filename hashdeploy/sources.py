@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import Field
 from pathlib import Path
@@ -76,6 +75,8 @@ def file_settings(directory: Path) -> tuple[dict[str, Any], str]:
         path = directory / name
         if not path.is_file():
             continue
+        import tomllib  # only when there is a file to read: most runs have none
+
         try:
             data: Any = tomllib.loads(path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

@@ -14,7 +14,6 @@ import json
 import os
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -91,18 +90,26 @@ def hash_all(assets: list[Asset], jobs: int, tick: Callable[[int], None]) -> lis
 
     # small files are quicker to hash here than to hand to a thread; big ones go to threads
     big = [a for a in assets if a.size >= _BIG_FILE]
-    done: dict[str, Asset] = {}
+    if not big:
+        done = []
+        for a in assets:
+            done.append(one(a))
+            tick(1)
+        return done
+    from concurrent.futures import ThreadPoolExecutor  # (a site of small files never starts a thread)
+
+    by_key: dict[str, Asset] = {}
     with ThreadPoolExecutor(max_workers=max(2, jobs)) as pool:
         futures = [pool.submit(one, a) for a in big]
         for a in assets:
             if a.size < _BIG_FILE:
-                done[a.key] = one(a)
+                by_key[a.key] = one(a)
                 tick(1)
         for f in futures:
             r = f.result()
-            done[r.key] = r
+            by_key[r.key] = r
             tick(1)
-    return [done[a.key] for a in assets]
+    return [by_key[a.key] for a in assets]
 
 
 def _with_sha(a: Asset, sha256: str) -> Asset:
