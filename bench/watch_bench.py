@@ -2,9 +2,11 @@
 
 python bench/watch_bench.py [--pages 2000] [--quiet 1.0] [--changes 3] [--work bench/out]
 
-The generated site (bench/gen_site.py) is deployed to a moto server on 127.0.0.1 (its own process) by
-`hashdeploy SITE --bucket B --distribution-id D --watch`; then one stylesheet is changed `--changes` times and
-the time to the end of each cycle is read from the watcher's output. CPU use while idle is read from /proc.
+The generated site (bench/gen_site.py) is deployed to a moto server on 127.0.0.1 (its own process, started as
+bench/deploy_bench.py starts it, its access log kept) by `hashdeploy SITE --bucket B --distribution-id D --watch`;
+then one stylesheet is changed `--changes` times and the time to the end of each cycle is read from the watcher's
+output. The requests each cycle sent are counted from moto's access log, and the server's CPU time meanwhile from
+/proc; so is the watcher's CPU use while idle.
 """
 
 from __future__ import annotations
@@ -13,39 +15,20 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+from deploy_bench import MotoServer, request_summary  # noqa: E402  (the deploy bench's server and log reader)
+from server_floor import split_counts  # noqa: E402
+
 TARGET_LATENCY = 1.0  # seconds from the quiet period's end to the end of the cycle's deploy
-
-
-def free_port() -> int:
-    """An unused TCP port on 127.0.0.1."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_moto(port: int) -> subprocess.Popen[bytes]:
-    """moto's server in its own process, so it has its own core."""
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/", timeout=1)
-            return proc
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("moto server did not start")
 
 
 def setup_aws(url: str) -> tuple[str, str]:
@@ -99,9 +82,9 @@ def main() -> int:
         shutil.rmtree(site)
     subprocess.run([sys.executable, str(ROOT / "bench" / "gen_site.py"), "--pages", str(args.pages), str(site)],
                    check=True)
-    port = free_port()
-    moto = start_moto(port)
-    url = f"http://127.0.0.1:{port}"
+    moto = MotoServer(args.work.resolve() / f"watch-moto{'-nocopies' if args.no_rollback_copies else ''}.log")
+    moto.start(dict(os.environ))
+    url = moto.url
     env = {**os.environ, "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
            "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": url,
            "HASHDEPLOY_CACHE_DIR": tempfile.mkdtemp(prefix="hd-watch-cache-")}
@@ -112,7 +95,7 @@ def main() -> int:
          "--quiet-period", str(args.quiet), "--invalidation-interval", "0"]
         + (["--no-rollback-copies"] if args.no_rollback_copies else []),
         stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT)
-    results = []
+    results: list[dict[str, Any]] = []
     try:
         first, _ = read_until(watcher, "cycle 1", 600)
         print(first)
@@ -122,19 +105,26 @@ def main() -> int:
         idle = (cpu_seconds(watcher.pid) - before) / 10
         for i in range(args.changes):
             path = site / args.stylesheet
+            mark, server_before = moto.mark(), moto.cpu_s()
             with open(path, "a", encoding="utf-8") as f:
                 f.write(f"\n.bench-change-{i} {{ color: #{i:06x}; }}\n")
             last_write = time.monotonic()
             line, done = read_until(watcher, f"cycle {i + 2}", 120)
             latency = done - last_write - args.quiet
-            results.append({"line": line, "latency_s": round(latency, 3)})
-            print(f"{line}\n  latency minus quiet period: {latency:.2f} s")
+            sent = request_summary(moto.requests(mark, moto.mark()))
+            server_after = moto.cpu_s()
+            server = None if server_before is None or server_after is None else server_after - server_before
+            counts = split_counts(sent["by_kind"])
+            results.append({"line": line, "latency_s": round(latency, 3), "requests": sent["by_kind"],
+                            "counts": counts, "server_cpu_s": server})
+            print(f"{line}\n  latency minus quiet period: {latency:.2f} s; moto logged {counts['puts']} PUTs, "
+                  f"{counts['copies']} copies, {counts['other']} other requests"
+                  + ("" if server is None else f"; server CPU {server:.2f} s"))
             time.sleep(2 * args.quiet)
     finally:
         watcher.terminate()
         watcher.wait(timeout=30)
-        moto.terminate()
-        moto.wait(timeout=30)
+        moto.stop()
     median = statistics.median(r["latency_s"] for r in results)
     print(f"\npages {args.pages}, quiet period {args.quiet} s: median latency minus quiet period {median:.2f} s; "
           f"idle CPU {idle * 100:.2f} % of one core")
