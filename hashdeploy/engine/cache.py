@@ -111,7 +111,8 @@ def db_path(directory: Path) -> Path:
     return directory / f"parse-v{PARSER_VERSION}.f{ENTRY_FORMAT}.sqlite"
 
 
-def _dump(p: Parsed) -> bytes:
+def dump(p: Parsed) -> bytes:
+    """A parse result as the cache stores it (JSON: a cache restored from elsewhere is read, never executed)."""
     refs = [[r.start, r.end, r.raw, r.kind.value, r.context, r.line, list(r.sri) if r.sri else None] for r in p.refs]
     doc = {"format": ENTRY_FORMAT, "encoding": p.encoding, "refs": refs, "mentions": list(p.mentions),
            "base_href": p.base_href, "warnings": list(p.warnings)}
@@ -243,14 +244,14 @@ class ParseCache:
             return {}
         return found
 
-    def put_many(self, items: Iterable[tuple[str, str, Parsed]]) -> None:
-        """Store parse results; errors are ignored (the cache is only an accelerator)."""
+    def put_many(self, items: Iterable[tuple[str, str, Parsed | bytes]]) -> None:
+        """Store parse results (or their dump()s); errors are ignored (the cache is only an accelerator)."""
         if self.db is None:
             return
         try:
             with self.db:
                 self.db.executemany("INSERT OR REPLACE INTO parsed VALUES (?, ?, ?)",
-                                    ((sha, kind, _dump(p)) for sha, kind, p in items))
+                                    ((sha, kind, p if isinstance(p, bytes) else dump(p)) for sha, kind, p in items))
         except sqlite3.OperationalError:
             pass
         except sqlite3.DatabaseError:

@@ -7,7 +7,7 @@ import posixpath
 import threading
 from collections.abc import Callable
 
-from hashdeploy.engine.cache import ParseCache, cache_dir_for
+from hashdeploy.engine.cache import ParseCache, cache_dir_for, dump
 from hashdeploy.engine.refs import MAX_PARSE_BYTES, decode, kind_of, parse
 from hashdeploy.engine.refs.edits import unescape_for
 from hashdeploy.engine.refs.urls import UrlContext, clean_url, resolve, resolve_in
@@ -37,11 +37,12 @@ def _parse_batch(batch: list[tuple[str, str, str]]) -> list[tuple[str, Parsed]]:
 Packed = tuple[str | None, tuple[tuple[object, ...], ...], tuple[str, ...], str | None, tuple[str, ...]]
 
 
-def _parse_batch_packed(batch: list[tuple[str, str, str]]) -> list[tuple[str, Packed]]:
+def _parse_batch_packed(batch: list[tuple[str, str, str]]) -> list[tuple[str, Packed, bytes]]:
     """Worker: _parse_batch, each result as plain tuples, which pickle in C (a slotted dataclass pickles through a
-    Python-level __getstate__ per object: unpickling 25 references a page cost the parent more than parsing)."""
+    Python-level __getstate__ per object: unpickling 25 references a page cost the parent more than parsing),
+    with the bytes the cache stores for it (made here, on this worker's core, not in the parent)."""
     return [(key, (p.encoding, tuple((r.start, r.end, r.raw, r.kind, r.context, r.line, r.sri) for r in p.refs),
-                   p.mentions, p.base_href, p.warnings)) for key, p in _parse_batch(batch)]
+                   p.mentions, p.base_href, p.warnings), dump(p)) for key, p in _parse_batch(batch)]
 
 
 def _unpack(packed: Packed) -> Parsed:
@@ -81,12 +82,13 @@ def parse_all(assets: list[Asset], cfg: Settings, tick: Tick) -> tuple[dict[str,
                 tick(1)
             else:
                 misses.append((a, kind))
-        fresh = _parse_misses(misses, cfg.jobs or os.cpu_count() or 1, tick)
+        blobs: dict[str, bytes] = {}
+        fresh = _parse_misses(misses, cfg.jobs or os.cpu_count() or 1, tick, blobs)
         results.update(fresh)
         by_key = {a.key: (a, kind) for a, kind in misses}
-        cache.put_many((by_key[k][0].sha256, by_key[k][1], p) for k, p in fresh.items())
         if len(_PARSED) < _MEMO_LIMIT:
             _PARSED.update(((a.sha256, kind), results[a.key]) for a, kind in todo)
+        cache.put_many((by_key[k][0].sha256, by_key[k][1], blobs.get(k) or p) for k, p in fresh.items())
     finally:
         cache.close()
     return results, warnings
@@ -121,7 +123,8 @@ def _fits(p: Parsed, a: Asset, kind: str) -> bool:
     return all(text[r.start : r.end] == r.raw and (r.sri is None or r.sri[1] <= n) for r in p.refs)
 
 
-def _parse_misses(misses: list[tuple[Asset, str]], jobs: int, tick: Tick) -> dict[str, Parsed]:
+def _parse_misses(misses: list[tuple[Asset, str]], jobs: int, tick: Tick, blobs: dict[str, bytes]) -> dict[str, Parsed]:
+    """Parse the files the cache did not have; the workers' results come with their cache bytes, put in blobs."""
     items = [(a.key, str(a.path), kind) for a, kind in misses]
     results: dict[str, Parsed] = {}
     if not items:
@@ -145,7 +148,7 @@ def _parse_misses(misses: list[tuple[Asset, str]], jobs: int, tick: Tick) -> dic
     # `jobs` cores stay busy, and what is parsed here is never pickled. A few batches are queued per worker, so a
     # worker never waits for this process to hand it the next one.
     front, back = 0, len(batches)
-    pending: dict[Future[list[tuple[str, Packed]]], int] = {}
+    pending: dict[Future[list[tuple[str, Packed, bytes]]], int] = {}
     with ProcessPoolExecutor(max_workers=jobs - 1, mp_context=context) as pool:
         while front < back or pending:
             while front < back and len(pending) < 3 * (jobs - 1):
@@ -159,7 +162,9 @@ def _parse_misses(misses: list[tuple[Asset, str]], jobs: int, tick: Tick) -> dic
                 wait(pending, return_when=FIRST_COMPLETED)
             for future in [f for f in pending if f.done()]:
                 i = pending.pop(future)
-                done[i] = [(key, _unpack(packed)) for key, packed in future.result()]
+                got = future.result()
+                done[i] = [(key, _unpack(packed)) for key, packed, _blob in got]
+                blobs.update((key, blob) for key, _packed, blob in got)
                 tick(len(done[i]))
     for i in range(len(batches)):
         results.update(done[i])
