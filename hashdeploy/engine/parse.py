@@ -139,7 +139,10 @@ def _parse_misses(misses: list[tuple[Asset, str]], jobs: int, tick: Tick, blobs:
     from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
     from multiprocessing import get_context
 
-    import hashdeploy.engine.refs.tagmemo  # noqa: F401 - BeautifulSoup loaded once here, not in every forked worker
+    import hashdeploy.engine.refs.tagmemo  # noqa: F401 - loaded once here, with BeautifulSoup, not in every worker
+    from hashdeploy.engine.refs.html import url_tags_only
+
+    url_tags_only()
 
     # fork is the fast start, but forking a process that runs other threads (mkdocs serve, a watch) can deadlock
     context = get_context("fork" if threading.active_count() == 1 else "forkserver")

@@ -146,15 +146,22 @@ def patch(cfg: Settings, cache_dir: Path, target: Path, assets: list[Asset], dig
         f = by_file.get(a.key)
         if f is None or f.source != a.key or f.cls is not FileClass.STABLE or f.integrity or a.key in last.assets:
             return None
+    olds: dict[str, Parsed] = {}
+    for a in changed:
+        kind = kind_of(a.key)
+        old = earlier_parse(base.inputs[a.key], kind, cfg) if kind else None
+        if old is None:
+            return None
+        olds[a.key] = old
+        if kind == "html":  # its tags, as the last build parsed them: an edit that keeps them needs no new parse
+            _remember_tags(target / a.key, a.key, old, set(base.inputs), last.assets, base.inputs[a.key], cfg)
     parsed, size_warnings = parse_all(changed, cfg, lambda n: None)
     if size_warnings or set(parsed) != {a.key for a in changed}:
         return None
     cited = [f.reason for f in last.files]
     for a in changed:
-        kind = kind_of(a.key)
-        old = earlier_parse(base.inputs[a.key], kind, cfg) if kind else None
-        new = parsed[a.key]
-        if old is None or _shape(old) != _shape(new):
+        old, new = olds[a.key], parsed[a.key]
+        if _shape(old) != _shape(new):
             return None
         if [r.line for r in old.refs] != [r.line for r in new.refs] and any(f"{a.key}:" in r for r in cited):
             return None  # a reason names a line of this page that moved
@@ -190,6 +197,50 @@ def patch(cfg: Settings, cache_dir: Path, target: Path, assets: list[Asset], dig
     _replace(target / MANIFEST_PATH, to_json(result, cfg.hash_length))
     save(cache_dir, target, digest, result, {k: st for k, st in stamped.stats.items() if k not in outputs})
     return result, new_base
+
+
+def _remember_tags(output: Path, key: str, old: Parsed, keys: set[str], names: dict[str, str], sha256: str,
+                   cfg: Settings) -> None:
+    """Give the tag memo the tags of a page's last version, rebuilt from its output: the last build's edits undone.
+
+    Nothing is remembered unless the rebuilt text has the hash the last build read, so a page is never taken
+    for what it was not.
+    """
+    from hashdeploy.engine.parse import resolve_refs
+    from hashdeploy.engine.refs import encode
+    from hashdeploy.engine.refs.edits import replacements
+    from hashdeploy.engine.refs.tagmemo import remember_page
+
+    if any(r.sri is not None and r.sri[2] for r in old.refs):
+        return  # an integrity value the build may have rewritten cannot be undone
+    refs = resolve_refs({key: old}, keys, cfg)[0][key]
+    try:
+        data = output.read_bytes()
+    except OSError:
+        return
+    codec, _, bom = (old.encoding or "utf-8:0").rpartition(":")
+    skip = int(bom)
+    try:
+        text = data[skip:].decode(codec, "surrogateescape")
+    except (LookupError, ValueError):
+        return
+    raws = {(r.raw.start, r.raw.end): r.raw.raw for r in refs}
+    parts: list[str] = []
+    at = shift = 0
+    for start, end, new in sorted(replacements(refs, names)):
+        pos = start + shift
+        if pos < at or text[pos : pos + len(new)] != new:
+            return
+        parts += (text[at:pos], raws[start, end])
+        at, shift = pos + len(new), shift + len(new) - (end - start)
+    parts.append(text[at:])
+    source = "".join(parts)
+    try:
+        if hashlib.sha256(encode(source, codec, data[:skip])).hexdigest() != sha256:
+            return
+    except (LookupError, ValueError):
+        return
+    remember_page(source, old.refs, old.base_href)
 
 
 def _replace(path: Path, data: bytes) -> None:

@@ -228,3 +228,25 @@ def test_a_damaged_patch_record_means_a_full_build(tmp_path: Path, monkeypatch: 
     result = build(cfg)
     assert counts.done == 0
     same_as_full(tmp_path, site, out, result)
+
+
+def test_a_text_edit_is_patched_without_loading_beautifulsoup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+    import sys
+
+    from hashdeploy.engine import parse
+
+    monkeypatch.setattr(parse, "_PARSED", {})  # this process's memo of earlier tests would keep the cache empty
+    site = copy_of(STARTERS / "jekyll" / "site", tmp_path)
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    build(Settings(site=site, out=out, cache_dir=cache))
+    page = sorted(site.rglob("*.html"))[0]
+    edit(page, lambda t: t.replace("</body>", "<p>an edit</p></body>"))
+    code = ("import sys; from hashdeploy.cli.main import main\n"
+            "try:\n    main([sys.argv[1], '--out', sys.argv[2], '--cache-dir', sys.argv[3], '--quiet'])\n"
+            "except SystemExit as e:\n    assert not e.code, e.code\n"
+            "print(sorted(m for m in sys.modules if m == 'bs4' or m.startswith('bs4.')))")
+    done = subprocess.run([sys.executable, "-c", code, str(site), str(out), str(cache)], capture_output=True,
+                          text=True, check=True)
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr
+    same_as_full(tmp_path, site, out, load_stamped(cache, out.resolve()).result)  # type: ignore[union-attr]

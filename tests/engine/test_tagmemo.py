@@ -68,3 +68,59 @@ def test_a_full_memo_still_gives_the_same_answer(monkeypatch: pytest.MonkeyPatch
     tagmemo._MEMO.clear()
     for page in PAGES:
         assert tagmemo.page_refs(page) == refs_html.html_refs(page)
+
+
+ROOT = Path(__file__).resolve().parents[2]
+REAL_PAGES = sorted([*(ROOT / "fixtures" / "demo-site").rglob("*.html"),
+                     *(ROOT / "fixtures" / "starters").glob("*/site/**/*.html"),
+                     *(ROOT / "fixtures" / "sites").glob("*/dist/**/*.html")])
+
+
+def _learned(text: str) -> dict[str, tagmemo.Info | None]:
+    """The memo entries a parse from an empty memo makes for this page's tags."""
+    from hashdeploy.engine.refs.mask import kept_units
+
+    tagmemo._MEMO.clear()
+    tagmemo.page_refs(text)
+    return {text[u[0] : u[1]]: tagmemo._MEMO.get(text[u[0] : u[1]]) for u in kept_units(text)}
+
+
+@pytest.mark.parametrize("page", [*PAGES, *(p.relative_to(ROOT).as_posix() for p in REAL_PAGES)])
+def test_tags_remembered_from_a_parse_are_what_parsing_them_learns(page: str,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from hashdeploy.engine.refs import parse
+
+    monkeypatch.setattr(tagmemo, "_MEMO", {})
+    text = (ROOT / page).read_text(encoding="utf-8") if page.endswith(".html") else page
+    learned = _learned(text)
+    parsed = parse(text.encode(), "html")
+    tagmemo._MEMO.clear()
+    if not tagmemo.remember_page(text, parsed.refs, parsed.base_href):
+        assert tagmemo._MEMO == {}, "a page it cannot read from its parse adds nothing"
+        assert None in learned.values() or text.count("<base") > 1 or not learned or page in PAGES, page
+        return
+    assert tagmemo._MEMO == learned
+    # an edit of the text between the tags parses from the memo alone, to what a parse from nothing gives
+    edited = text.replace("</body>", "<p>more</p>\n</body>") if "</body>" in text else "\n\n" + text + "\n<!-- x -->"
+    monkeypatch.setattr(tagmemo, "_learn", lambda *_: pytest.fail("a remembered tag was parsed again"))
+    assert parse(edited.encode(), "html") == _fresh_parse(edited, monkeypatch)
+
+
+def _fresh_parse(text: str, monkeypatch: pytest.MonkeyPatch) -> object:
+    from hashdeploy.engine.refs import parse
+
+    monkeypatch.undo()
+    monkeypatch.setattr(tagmemo, "_MEMO", {})
+    return parse(text.encode(), "html")
+
+
+def test_real_pages_are_remembered() -> None:
+    from hashdeploy.engine.refs import parse
+
+    assert len(REAL_PAGES) > 20
+    remembered = 0
+    for path in REAL_PAGES:
+        text = path.read_text(encoding="utf-8")
+        parsed = parse(text.encode(), "html")
+        remembered += tagmemo.remember_page(text, parsed.refs, parsed.base_href)
+    assert remembered >= len(REAL_PAGES) // 2

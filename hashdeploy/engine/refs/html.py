@@ -6,9 +6,8 @@ import bisect
 import re
 import warnings as _pywarnings
 from collections.abc import Iterator
-
-from bs4 import BeautifulSoup, Tag
-from bs4.filter import ElementFilter
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 from hashdeploy.engine.refs.css import css_urls
 from hashdeploy.engine.refs.mask import _TAGS, _URL_ATTRS
@@ -16,6 +15,9 @@ from hashdeploy.engine.refs.mask import mask_irrelevant as mask_irrelevant  # ht
 from hashdeploy.engine.refs.unescape import html_attr_unescape
 from hashdeploy.engine.refs.urls import MANIFEST_LINK
 from hashdeploy.model import RefKind
+
+if TYPE_CHECKING:
+    from bs4 import Tag
 
 SUB, NAV = RefKind.SUB, RefKind.NAV
 _SUB_RELS = frozenset(
@@ -150,28 +152,37 @@ def _sri_slot(tag: Tag, text: str, spans: dict[str, tuple[int, int]], end: int) 
     return (pos, pos, "")
 
 
-class _OnlyUrlTags(ElementFilter):
-    """Build tree nodes only for tags that can hold URLs; the parser still reads the whole page."""
+@lru_cache(maxsize=1)
+def url_tags_only() -> Any:
+    """The filter that builds tree nodes only for tags that can hold URLs (the parser still reads the whole page).
 
-    def allow_tag_creation(self, nsprefix: str | None, name: str, attrs: object) -> bool:
-        return name in _TAGS or (isinstance(attrs, dict) and "style" in attrs)
+    BeautifulSoup is imported here, the first time a page needs it, not with this module: a re-run whose pages'
+    tags are all memoised (engine/patch.py) never loads it.
+    """
+    from bs4.filter import ElementFilter
 
-    def allow_string_creation(self, string: str) -> bool:
-        return False
+    class OnlyUrlTags(ElementFilter):
+        def allow_tag_creation(self, nsprefix: str | None, name: str, attrs: object) -> bool:
+            return name in _TAGS or (isinstance(attrs, dict) and "style" in attrs)
 
+        def allow_string_creation(self, string: str) -> bool:
+            return False
 
-_FILTER = _OnlyUrlTags()
+    return OnlyUrlTags()
+
 
 def html_refs(
     text: str,
 ) -> tuple[list[tuple[int, int, RefKind, str, int, tuple[int, int, str] | None]], str | None, list[str]]:
     """Return (URL spans with kind, context and line), the `<base href>` value, and warnings."""
     line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
+    from bs4 import BeautifulSoup
+
     masked, starts, origins = mask_irrelevant(text)
     masked_lines = [0] + [m.end() for m in re.finditer("\n", masked)]
     with _pywarnings.catch_warnings():  # bs4's hints about XHTML or file-name-like markup are noise here
         _pywarnings.simplefilter("ignore")
-        soup = BeautifulSoup(masked, "html.parser", parse_only=_FILTER)  # type: ignore[arg-type]
+        soup = BeautifulSoup(masked, "html.parser", parse_only=url_tags_only())
     found: list[tuple[int, int, RefKind, str, int, tuple[int, int, str] | None]] = []
     warnings: list[str] = []
     base_href: str | None = None

@@ -14,11 +14,9 @@ import re
 import warnings as _pywarnings
 from html.parser import HTMLParser
 
-from bs4 import BeautifulSoup
-
-from hashdeploy.engine.refs.html import _FILTER, Span, html_refs, style_block_refs, tag_refs
+from hashdeploy.engine.refs.html import Span, html_refs, style_block_refs, tag_refs, url_tags_only
 from hashdeploy.engine.refs.mask import _TAGS, kept_units
-from hashdeploy.model import RefKind
+from hashdeploy.model import RawRef, RefKind
 
 Found = tuple[int, int, RefKind, str, int, tuple[int, int, str] | None]
 # (URL spans relative to the tag, its <base href> value, where the start tag ends relative to it or -1 if not <style>)
@@ -105,9 +103,11 @@ def _learn(text: str, fresh: dict[str, tuple[int, int, int, int]]) -> dict[str, 
         size += len(key) + (e2 - s2 if s2 >= 0 else 0)
     batch = "".join(pieces)
     line_starts = [0] + [m.end() for m in re.finditer("\n", batch)]
+    from bs4 import BeautifulSoup
+
     with _pywarnings.catch_warnings():  # bs4's hints about XHTML or file-name-like markup are noise here
         _pywarnings.simplefilter("ignore")
-        soup = BeautifulSoup(batch, "html.parser", parse_only=_FILTER)  # type: ignore[arg-type]
+        soup = BeautifulSoup(batch, "html.parser", parse_only=url_tags_only())
     infos: dict[str, Info] = {key: ((), None, -1) for key in fresh}
     for tag in soup.find_all(lambda t: t.name in _TAGS or t.has_attr("style")):
         if tag.sourceline is None or tag.sourcepos is None:
@@ -122,6 +122,39 @@ def _learn(text: str, fresh: dict[str, tuple[int, int, int, int]]) -> dict[str, 
     for key, info in infos.items():
         _remember(key, info)
     return infos
+
+
+def remember_page(text: str, refs: tuple[RawRef, ...], base_href: str | None) -> bool:
+    """Memoise the tags of a page parsed before, from its text and that parse's references, as `_learn` would.
+
+    Only for a page whose every kept tag is plain: its parse then came from the memo, each tag's references lie
+    within it, and a tag's references depend on its text alone. Returns whether it did (an edit of the page then
+    needs no BeautifulSoup for the tags it kept).
+    """
+    units = kept_units(text)
+    infos: dict[str, Info] = {}
+    bases = 0
+    for unit in units:
+        key = text[unit[0] : unit[1]]
+        if key in _MEMO and _MEMO[key] is None or not _plain(key, text, unit):
+            return False
+        name = _NAME.match(key)
+        lower = name.group(1).lower() if name else ""
+        bases += lower == "base"
+        start, end = unit[0], unit[1]
+        spans = tuple((r.start - start, r.end - start, r.kind, r.context,
+                       None if r.sri is None else (r.sri[0] - start, r.sri[1] - start, r.sri[2]))
+                      for r in refs if start <= r.start < end)
+        info = (spans, base_href if lower == "base" else None, len(key) if lower == "style" else -1)
+        if infos.setdefault(key, info) != info or _MEMO.get(key, info) != info:
+            return False
+    if bases > 1 or len(infos) + len(_MEMO) > _MEMO_LIMIT:
+        return False  # which <base> gave the page's base URL is not known
+    inside = sum(1 for r in refs for u in units if u[0] <= r.start < u[1])
+    if inside + sum(1 for r in refs if r.context == "<style>") != len(refs):
+        return False  # a reference outside every tag: not a parse this memo made
+    _MEMO.update(infos)
+    return True
 
 
 def _remember(key: str, info: Info | None) -> None:
