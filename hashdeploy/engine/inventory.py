@@ -23,46 +23,54 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def _walk(root: Path, real_root: Path, rel_dir: str = "") -> Iterator[tuple[str, Path, os.stat_result]]:
+def _walk(root: str, real_root: Path, rel_dir: str = "") -> Iterator[tuple[str, str, os.stat_result]]:
     """Yield (key, path, stat) for every file under root, refusing symlinks that leave real_root.
 
     Each file is listed once, under its real path: a symlink to a directory inside the site (a/loop -> ..,
     two links pointing at each other, an alias of a folder) adds nothing, as that directory is walked anyway
     (or is hashdeploy's own folder, never published). A symlink to a file is a second name for it, read through.
-    (os.walk's order and rules, top-down, with the types scandir already knows instead of a stat per name.)
+    (os.walk's order and rules, top-down, with the types scandir already knows instead of a stat per name;
+    paths stay strings until scan() has them all.)
     """
     try:
         with os.scandir(root) as it:
-            entries = list(it)
+            entries = sorted(it, key=_name)
     except OSError:
         return  # as os.walk: a folder that cannot be listed is skipped
-    dirs: list[os.DirEntry[str]] = []
-    files: list[os.DirEntry[str]] = []
+    kept = []
     for entry in entries:
         try:
             is_dir = entry.is_dir()
         except OSError:
             is_dir = False
-        (dirs if is_dir else files).append(entry)
-    kept = []
-    for d in sorted(dirs, key=lambda e: e.name):
-        if not rel_dir and d.name == RESERVED_DIR:
+        if not is_dir:
             continue
-        if d.is_symlink():
-            _check_link(root / d.name, real_root, rel_dir + d.name)
+        if not rel_dir and entry.name == RESERVED_DIR:
+            continue
+        if entry.is_symlink():
+            _check_link(Path(entry.path), real_root, rel_dir + entry.name)
         else:
-            kept.append(d.name)
-    for f in sorted(files, key=lambda e: e.name):
-        full = root / f.name
-        if f.is_symlink():
-            _check_link(full, real_root, rel_dir + f.name)
+            kept.append(entry)
+    for entry in entries:
+        try:
+            if entry.is_dir():
+                continue
+        except OSError:
+            pass
+        if entry.is_symlink():
+            full = Path(entry.path)
+            _check_link(full, real_root, rel_dir + entry.name)
             if not full.is_file():
                 continue
-        elif not f.is_file():
+        elif not entry.is_file():
             continue  # sockets, fifos: nothing to publish
-        yield rel_dir + f.name, full, f.stat()
-    for name in kept:
-        yield from _walk(root / name, real_root, rel_dir + name + "/")
+        yield rel_dir + entry.name, entry.path, entry.stat()
+    for entry in kept:
+        yield from _walk(entry.path, real_root, rel_dir + entry.name + "/")
+
+
+def _name(entry: os.DirEntry[str]) -> str:
+    return entry.name
 
 
 def _check_link(path: Path, real_root: Path, key: str) -> None:
@@ -81,9 +89,8 @@ def scan(root: Path) -> list[Asset]:
     if not root.is_dir():
         raise SiteError(f"{root}: not a directory; pass the site's output directory")
     assets = []
-    for key, path, st in _walk(root, root.resolve()):
-        assets.append(Asset(key=key, path=path, size=st.st_size, sha256="", mtime_ns=st.st_mtime_ns, ino=st.st_ino,
-                            dev=st.st_dev, ctime_ns=st.st_ctime_ns))
+    for key, path, st in _walk(str(root), root.resolve()):
+        assets.append(Asset(key, Path(path), st.st_size, "", st.st_mtime_ns, st.st_ino, st.st_dev, st.st_ctime_ns))
     if not assets:
         raise SiteError(f"{root}: the directory holds no files; build the site first")
     return sorted(assets, key=lambda a: a.key)
