@@ -237,6 +237,23 @@ def parse_cores(run: dict[str, Any]) -> float:
     return float(stage["cpu_s"] / stage["wall_s"]) if stage["wall_s"] > 0 else 0.0
 
 
+def settle(site: Path, window_s: float = 2.1) -> None:
+    """Wait until every file of the site is older than hashdeploy's racily-clean window.
+
+    Like git, hashdeploy re-reads a file that had changed less than 2 s before it was hashed (the file may still
+    change within the same timestamp), so a re-run right after the site was generated would hash every file again.
+    The figures are those of a site written before that window, as a real build is a moment before it is deployed.
+    """
+    newest = 0.0
+    for dirpath, _dirs, names in os.walk(site):
+        for name in names:
+            st = os.stat(os.path.join(dirpath, name))
+            newest = max(newest, st.st_mtime, st.st_ctime)
+    wait = newest + window_s - time.time()
+    if wait > 0:
+        time.sleep(wait)
+
+
 def bench_size(work: Path, pages: int, skip_django: bool, repeat: int) -> dict[str, Any]:
     """Every measurement for one site size; with repeat > 1 each row keeps its median try."""
     site = ensure_site(work, pages)
@@ -245,6 +262,7 @@ def bench_size(work: Path, pages: int, skip_django: bool, repeat: int) -> dict[s
     run_dir.mkdir(exist_ok=True)
     tries: dict[str, list[dict[str, Any]]] = {}
     for rep in range(repeat):
+        settle(site)
         for name, run in run_hashdeploy(site, run_dir, pages, rep).items():
             tries.setdefault(f"hashdeploy {name}", []).append(run)
         if not skip_django:
