@@ -122,7 +122,7 @@ def patch(cfg: Settings, cache_dir: Path, target: Path, assets: list[Asset], dig
     `stamped` is the last build, which the cache's stamp proved target still holds. Nothing is written unless
     the whole patch is known to be right.
     """
-    last = stamped.result
+    last, site = stamped.result, cfg.site
     base = _load(cache_dir, target)
     if base is None or base.settings != settings_digest(cfg) or len(base.inputs) != len(assets):
         return None
@@ -137,6 +137,7 @@ def patch(cfg: Settings, cache_dir: Path, target: Path, assets: list[Asset], dig
             changed.append(a)
     if not changed:
         return None
+    from hashdeploy.engine.content_types import content_type
     from hashdeploy.engine.parse import earlier_parse, parse_all, resolve_refs
     from hashdeploy.engine.refs import kind_of
     from hashdeploy.engine.refs.edits import apply_edits, replacements
@@ -171,10 +172,14 @@ def patch(cfg: Settings, cache_dir: Path, target: Path, assets: list[Asset], dig
     refs, _ = resolve_refs(parsed, set(base.inputs), cfg, warnings)
     rewritten = set(last.rewritten)
 
-    def integrity(target_key: str, algo: str) -> str | None:  # inert pages under no --sri: existing values only
+    def integrity(target_key: str, algo: str) -> str | None:
+        """rename.State.integrity without --sri (never on for a patch): an existing value of a rewritten file is
+        the digest of its final bytes (a stylesheet or script: its output) or else of its source."""
         if not algo or target_key not in rewritten:
             return None
-        with open(target / last.assets.get(target_key, target_key), "rb") as f:
+        final = content_type(target_key).startswith(("text/css", "text/javascript"))
+        path = target / last.assets.get(target_key, target_key) if final else site / target_key
+        with open(path, "rb") as f:
             return f"{algo}-" + base64.b64encode(hashlib.new(algo, f.read()).digest()).decode("ascii")
 
     outputs: dict[str, bytes] = {}

@@ -95,6 +95,7 @@ def test_edits_that_change_decisions_take_the_full_build(site: MakeSite, tmp_pat
         "b/index.html": '<img src="../a.png"><a href="../index.html">home</a>\n<p>b</p>\n',
         "c.html": '<a href="b/">b</a><script src="app.js" integrity="sha256-AAAA"></script>\n',
         "d.html": "<p>d</p>\n",
+        "e.html": '<link rel="stylesheet" href="s.css" integrity="sha256-AAAA" crossorigin>\n<p>e</p>\n',
         "s.css": "body { background: url(a.png) }\n",
         "app.js": "console.log(1)\n",
         "a.png": b"\x89PNG one",
@@ -118,6 +119,8 @@ def test_edits_that_change_decisions_take_the_full_build(site: MakeSite, tmp_pat
         ("a file added", lambda: (root / "new.html").write_text("<p>new</p>"), False),
         ("a file removed", lambda: (root / "new.html").unlink(), False),
         ("a page with an integrity value", lambda: edit(root / "c.html", lambda t: t + "<p>text</p>\n"), True),
+        ("a page with the integrity value of a rewritten stylesheet",
+         lambda: edit(root / "e.html", lambda t: t + "<p>more</p>\n"), True),
     ]
     for name, change, patched in steps:
         done_before, full_before = counts.done, counts.full
