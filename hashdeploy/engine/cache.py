@@ -244,16 +244,27 @@ class ParseCache:
             return {}
         return found
 
-    def put_many(self, items: Iterable[tuple[str, str, Parsed | bytes]]) -> None:
-        """Store parse results (or their dump()s); errors are ignored (the cache is only an accelerator)."""
+    def add(self, sha: str, kind: str, parsed: Parsed | bytes) -> None:
+        """Store one parse result (or its dump()) in the open transaction; commit() ends it. Errors disable the
+        cache for the rest of the run (it is only an accelerator)."""
         if self.db is None:
             return
         try:
-            with self.db:
-                self.db.executemany("INSERT OR REPLACE INTO parsed VALUES (?, ?, ?)",
-                                    ((sha, kind, p if isinstance(p, bytes) else dump(p)) for sha, kind, p in items))
+            self.db.execute("INSERT OR REPLACE INTO parsed VALUES (?, ?, ?)",
+                            (sha, kind, parsed if isinstance(parsed, bytes) else dump(parsed)))
         except sqlite3.OperationalError:
-            pass
+            self.close()
+        except sqlite3.DatabaseError:
+            self._replace()
+
+    def commit(self) -> None:
+        """End the transaction add() began."""
+        if self.db is None:
+            return
+        try:
+            self.db.commit()
+        except sqlite3.OperationalError:
+            self.close()
         except sqlite3.DatabaseError:
             self._replace()
 

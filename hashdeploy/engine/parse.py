@@ -82,13 +82,17 @@ def parse_all(assets: list[Asset], cfg: Settings, tick: Tick) -> tuple[dict[str,
                 tick(1)
             else:
                 misses.append((a, kind))
-        blobs: dict[str, bytes] = {}
-        fresh = _parse_misses(misses, cfg.jobs or os.cpu_count() or 1, tick, blobs)
-        results.update(fresh)
         by_key = {a.key: (a, kind) for a, kind in misses}
+
+        def store(key: str, parsed: Parsed | bytes) -> None:  # as results come, while the other processes parse
+            a, kind = by_key[key]
+            cache.add(a.sha256, kind, parsed)
+
+        fresh = _parse_misses(misses, cfg.jobs or os.cpu_count() or 1, tick, store)
+        cache.commit()
+        results.update(fresh)
         if len(_PARSED) < _MEMO_LIMIT:
             _PARSED.update(((a.sha256, kind), results[a.key]) for a, kind in todo)
-        cache.put_many((by_key[k][0].sha256, by_key[k][1], blobs.get(k) or p) for k, p in fresh.items())
     finally:
         cache.close()
     return results, warnings
@@ -123,8 +127,10 @@ def _fits(p: Parsed, a: Asset, kind: str) -> bool:
     return all(text[r.start : r.end] == r.raw and (r.sri is None or r.sri[1] <= n) for r in p.refs)
 
 
-def _parse_misses(misses: list[tuple[Asset, str]], jobs: int, tick: Tick, blobs: dict[str, bytes]) -> dict[str, Parsed]:
-    """Parse the files the cache did not have; the workers' results come with their cache bytes, put in blobs."""
+def _parse_misses(misses: list[tuple[Asset, str]], jobs: int, tick: Tick,
+                  store: Callable[[str, Parsed | bytes], None]) -> dict[str, Parsed]:
+    """Parse the files the cache did not have, handing each result to `store` as it comes (the workers' with the
+    bytes the cache keeps, which they made)."""
     items = [(a.key, str(a.path), kind) for a, kind in misses]
     results: dict[str, Parsed] = {}
     if not items:
@@ -132,6 +138,7 @@ def _parse_misses(misses: list[tuple[Asset, str]], jobs: int, tick: Tick, blobs:
     if jobs <= 1 or len(items) < 2 * _BATCH:
         for key, parsed in _parse_batch(items):
             results[key] = parsed
+            store(key, parsed)
             tick(1)
         return results
     batches = [items[i : i + _BATCH] for i in range(0, len(items), _BATCH)]
@@ -152,6 +159,13 @@ def _parse_misses(misses: list[tuple[Asset, str]], jobs: int, tick: Tick, blobs:
     # worker never waits for this process to hand it the next one.
     front, back = 0, len(batches)
     pending: dict[Future[list[tuple[str, Packed, bytes]]], int] = {}
+
+    def here(i: int) -> None:
+        done[i] = _parse_batch(batches[i])
+        for key, parsed in done[i]:
+            store(key, parsed)
+        tick(len(done[i]))
+
     with ProcessPoolExecutor(max_workers=jobs - 1, mp_context=context) as pool:
         while front < back or pending:
             while front < back and len(pending) < 3 * (jobs - 1):
@@ -159,15 +173,18 @@ def _parse_misses(misses: list[tuple[Asset, str]], jobs: int, tick: Tick, blobs:
                 front += 1
             if front < back:
                 back -= 1
-                done[back] = _parse_batch(batches[back])
-                tick(len(done[back]))
-            else:
-                wait(pending, return_when=FIRST_COMPLETED)
+                here(back)
+            else:  # nothing left here: take back the batches no worker has started, then wait for the others
+                for future in [f for f in pending if f.cancel()]:
+                    here(pending.pop(future))
+                if pending:
+                    wait(pending, return_when=FIRST_COMPLETED)
             for future in [f for f in pending if f.done()]:
                 i = pending.pop(future)
                 got = future.result()
                 done[i] = [(key, _unpack(packed)) for key, packed, _blob in got]
-                blobs.update((key, blob) for key, _packed, blob in got)
+                for key, _packed, blob in got:
+                    store(key, blob)
                 tick(len(done[i]))
     for i in range(len(batches)):
         results.update(done[i])

@@ -271,3 +271,36 @@ def test_watch_invalidates_every_distribution_and_flushes_both_when_stopping(src
         assert sorted(invalidations(aws, dist)) == [["/robots.txt"], ["/sitemap.xml"]]
     record = json.loads(aws.objects()[".hashdeploy/current.json"])
     assert record["pending_invalidation"] == [] and record["pending_by_distribution"] == {}
+
+
+def test_a_text_edit_is_patched_uploaded_alone_and_right(src: Path, aws: AwsWorld, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from hashdeploy.engine import build
+    from hashdeploy.engine import patch as patch_module
+
+    patched: list[bool] = []
+    real = patch_module.patch
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        out = real(*args, **kwargs)
+        patched.append(out is not None)
+        return out
+
+    monkeypatch.setattr(patch_module, "patch", counted)
+    w = Watching(s3_cfg(src, aws))
+    try:
+        assert w.next().ok
+        page = src / "about/index.html"
+        page.write_text(page.read_text(encoding="utf-8").replace("</body>", "<p>an edit</p></body>"), encoding="utf-8")
+        cycle = w.next()
+        assert cycle.ok and cycle.changed == ["about/index.html"] and cycle.uploaded == ["about/index.html"]
+        assert sorted(cycle.invalidated) == ["/about/", "/about/index.html"]
+        assert patched == [True], "the edited page was rewritten alone"
+    finally:
+        w.close()
+    fresh = tmp_path / "fresh"
+    build(Settings(site=src, out=fresh, use_cache=False))
+    live = aws.objects()
+    assert {k: v for k, v in live.items() if not k.startswith(".hashdeploy/")} == {
+        p.relative_to(fresh).as_posix(): p.read_bytes() for p in fresh.rglob("*")
+        if p.is_file() and not p.relative_to(fresh).as_posix().startswith(".hashdeploy/")}
