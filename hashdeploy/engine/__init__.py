@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,7 +19,8 @@ from hashdeploy.settings import Settings, deploy_target
 
 if TYPE_CHECKING:
     from hashdeploy.engine.classify import Plan
-    from hashdeploy.engine.rename import Sink
+    from hashdeploy.engine.incremental import Reuse
+    from hashdeploy.engine.rename import Sink, State
 
 
 def build(cfg: Settings, *, dry_run: bool = False, progress: Progress | None = None, update: bool = False) -> BuildResult:
@@ -52,6 +54,7 @@ def _build(cfg: Settings, dry_run: bool, progress: Progress | None, update: bool
     # an output left by the build of exactly this input and these settings is already right
     digest = input_digest(assets, cfg)
     cached = cache_dir is not None and not dry_run and target != cfg.site.resolve()
+    stamped = None
     if cached:
         assert cache_dir is not None
         stamped = load_stamped(cache_dir, target)
@@ -65,28 +68,35 @@ def _build(cfg: Settings, dry_run: bool, progress: Progress | None, update: bool
             if patched is not None:
                 record(cache_dir, target, patched[1])
                 return patched[0]
+    from hashdeploy.engine import incremental
+
+    prepared = None
+    if update and stamped is not None and not prior:  # this process made the last build: reuse it
+        prepared = incremental.prepare(cfg, target, assets, stamped)
+    incremental.forget(target)
     # the stages below are imported only now: an up-to-date re-run never loads the parsers
-    from hashdeploy.engine.classify import make_plan
     from hashdeploy.engine.parse import parse_all, resolve_refs
     from hashdeploy.engine.write import NullSink, StagingSink, commit, discard, new_staging
 
-    n_text = sum(1 for a in assets if _is_text(a.key))
-    progress.start("parsing", n_text)
-    parsed, warnings = parse_all(assets, cfg, progress.advance)
-    progress.finish()
-    # 3. resolve references to site keys
-    keys = {a.key for a in assets}
-    size_warnings, by_source = list(warnings), dict[str, list[str]]()
-    refs, more = resolve_refs(parsed, keys | set(aliases), cfg, by_source)
-    refs = retarget(refs, aliases)
-    warnings += more
-    _check_strict(cfg, warnings)
-    # 4. plan: which files may be renamed, in which order
-    from hashdeploy.engine.refs import kind_of
-
-    feeds = {k for k in parsed if kind_of(k) == "xml"}
-    plan = make_plan(sorted(keys), refs, {k: p.mentions for k, p in parsed.items() if k not in feeds}, cfg,
-                     {k: parsed[k].mentions for k in feeds})
+    if prepared is not None:
+        parsed, refs, plan = prepared.parsed, prepared.refs, prepared.plan
+        size_warnings, by_source = prepared.size_warnings, prepared.warnings
+        warnings = [*size_warnings, *(w for k in sorted(by_source) for w in by_source[k])]
+        _check_strict(cfg, warnings)
+    else:
+        n_text = sum(1 for a in assets if _is_text(a.key))
+        progress.start("parsing", n_text)
+        parsed, warnings = parse_all(assets, cfg, progress.advance)
+        progress.finish()
+        # 3. resolve references to site keys
+        keys = {a.key for a in assets}
+        size_warnings, by_source = list(warnings), dict[str, list[str]]()
+        refs, more = resolve_refs(parsed, keys | set(aliases), cfg, by_source)
+        refs = retarget(refs, aliases)
+        warnings += more
+        _check_strict(cfg, warnings)
+        # 4. plan: which files may be renamed, in which order
+        plan = plan_of(keys, parsed, refs, cfg)
 
     def remember(result: BuildResult) -> None:  # what a later patch needs, when a patch may follow this build
         from hashdeploy.engine.patch import base_of, inert_keys, record
@@ -96,8 +106,11 @@ def _build(cfg: Settings, dry_run: bool, progress: Progress | None, update: bool
                                           cfg) if patchable else None)
 
     if update and not dry_run and target != cfg.site.resolve():
-        result = _update(cfg, target, assets, parsed, refs, plan, warnings, cache_dir, digest, progress)
+        result, state = _update(cfg, target, assets, parsed, refs, plan, warnings, cache_dir, digest, progress,
+                                prepared.reuse if prepared else None)
         remember(result)
+        if cache_dir is not None and not prior and not aliases:
+            incremental.keep(target, cfg, digest, assets, parsed, refs, plan, size_warnings, by_source, state)
         return result
     staging = None if dry_run else new_staging(target)
     sink: Sink | None = None
@@ -108,7 +121,7 @@ def _build(cfg: Settings, dry_run: bool, progress: Progress | None, update: bool
             sink = StagingSink(staging)
             sink.make_dirs(a.key.rpartition("/")[0] for a in assets)  # each output file is where its source is
         # 5. rewrite and name: leaves first, each strongly connected component sharing one hash
-        result = _rewrite(cfg, sink, assets, parsed, refs, plan, warnings, progress)
+        result = _rewrite(cfg, sink, assets, parsed, refs, plan, warnings, progress)[0]
         # 6. manifest, then swap the staging tree into place
         if staging is not None:
             sink.write(MANIFEST_PATH, to_json(result, cfg.hash_length))
@@ -129,18 +142,29 @@ def _build(cfg: Settings, dry_run: bool, progress: Progress | None, update: bool
     return result
 
 
+def plan_of(keys: Iterable[str], parsed: dict[str, Parsed], refs: dict[str, list[Ref]], cfg: Settings) -> Plan:
+    """Which files may be renamed, and the order they are rewritten in."""
+    from hashdeploy.engine.classify import make_plan
+    from hashdeploy.engine.refs import kind_of
+
+    feeds = {k for k in parsed if kind_of(k) == "xml"}
+    return make_plan(sorted(keys), refs, {k: p.mentions for k, p in parsed.items() if k not in feeds}, cfg,
+                     {k: parsed[k].mentions for k in feeds})
+
+
 def _rewrite(cfg: Settings, sink: Sink, assets: list[Asset], parsed: dict[str, Parsed], refs: dict[str, list[Ref]],
-             plan: Plan, warnings: list[str], progress: Progress) -> BuildResult:
+             plan: Plan, warnings: list[str], progress: Progress,
+             reuse: Reuse | None = None) -> tuple[BuildResult, State]:
     """The rewrite stage into any sink, and the result it describes."""
     from hashdeploy.engine.rename import State, assemble, prior_assets
 
     state = State(cfg, {a.key: a for a in assets}, parsed, refs, plan, sink, read_manifest_files(cfg.site))
     progress.start("rewriting", len(assets))
-    assemble(state, progress.advance)
+    assemble(state, progress.advance, reuse)
     progress.finish()
     return BuildResult(files=tuple(sorted(state.files, key=lambda f: f.key)),
                        assets=dict(state.names) | prior_assets(state),
-                       rewritten=tuple(sorted(state.rewritten)), warnings=tuple(warnings))
+                       rewritten=tuple(sorted(state.rewritten)), warnings=tuple(warnings)), state
 
 
 def _check_strict(cfg: Settings, warnings: tuple[str, ...] | list[str]) -> None:
@@ -149,7 +173,8 @@ def _check_strict(cfg: Settings, warnings: tuple[str, ...] | list[str]) -> None:
 
 
 def _update(cfg: Settings, target: Path, assets: list[Asset], parsed: dict[str, Parsed], refs: dict[str, list[Ref]],
-            plan: Plan, warnings: list[str], cache_dir: Path | None, digest: str, progress: Progress) -> BuildResult:
+            plan: Plan, warnings: list[str], cache_dir: Path | None, digest: str, progress: Progress,
+            reuse: Reuse | None) -> tuple[BuildResult, State]:
     """The rewrite stage writing into an earlier output directly, only where bytes differ."""
     from hashdeploy.engine.freshness import forget
     from hashdeploy.engine.write import UpdateSink
@@ -160,7 +185,8 @@ def _update(cfg: Settings, target: Path, assets: list[Asset], parsed: dict[str, 
     (target / MANIFEST_PATH).unlink(missing_ok=True)  # until the update is complete, nothing here is trusted
     sink = UpdateSink(target, prior)
     try:
-        result = _rewrite(cfg, sink, assets, parsed, refs, plan, warnings, progress)
+        result, state = _rewrite(cfg, sink, assets, parsed, refs, plan, warnings, progress, reuse)
+        sink.kept.update(f.key for f in result.files)  # (those reused were not written again)
         sink.kept.add(MANIFEST_PATH)
     finally:
         sink.close()
@@ -169,7 +195,7 @@ def _update(cfg: Settings, target: Path, assets: list[Asset], parsed: dict[str, 
     target.joinpath(MANIFEST_PATH).write_bytes(to_json(result, cfg.hash_length))
     if cache_dir is not None:
         save(cache_dir, target, digest, result)
-    return result
+    return result, state
 
 
 def _is_text(key: str) -> bool:

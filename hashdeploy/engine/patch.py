@@ -109,7 +109,7 @@ def _load(cache_dir: Path, target: Path) -> Base | None:
     return Base(doc["settings"], inputs, frozenset(inert), size_warnings, warnings)
 
 
-def _shape(p: Parsed) -> tuple[object, ...]:
+def shape(p: Parsed) -> tuple[object, ...]:
     """What of a parse decides the other files' classes and names: everything but positions."""
     return (tuple((r.raw, r.kind, r.context, r.sri[2] if r.sri else None) for r in p.refs), p.mentions,
             p.base_href, p.encoding)
@@ -162,7 +162,7 @@ def patch(cfg: Settings, cache_dir: Path, target: Path, assets: list[Asset], dig
     cited = [f.reason for f in last.files]
     for a in changed:
         old, new = olds[a.key], parsed[a.key]
-        if _shape(old) != _shape(new):
+        if shape(old) != shape(new):
             return None
         if [r.line for r in old.refs] != [r.line for r in new.refs] and any(f"{a.key}:" in r for r in cited):
             return None  # a reason names a line of this page that moved

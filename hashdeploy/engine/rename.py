@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from hashdeploy.engine.classify import Plan
 from hashdeploy.engine.content_types import content_type, hashed_name
+from hashdeploy.engine.incremental import Reuse
 from hashdeploy.engine.refs.edits import apply_edits, replacements
 from hashdeploy.globs import matches
 from hashdeploy.model import Asset, FileClass, OutputFile, Parsed, Ref, RefKind
@@ -67,13 +68,25 @@ def _sri(source: bytes | Path, algo: str = "sha384") -> str:
     return f"{algo}-" + base64.b64encode(h.digest()).decode("ascii")
 
 
-def assemble(state: State, tick: Callable[[int], None]) -> None:
-    """Name leaves from their bytes, then rewrite each strongly connected component in order, then copy the rest."""
+def assemble(state: State, tick: Callable[[int], None], reuse: Reuse | None = None) -> None:
+    """Name leaves from their bytes, then rewrite each strongly connected component in order, then copy the rest.
+
+    With `reuse` (an incremental build), a component the change does not reach (none of its files changed, none
+    points at a file whose name or integrity value moved) keeps the last build's output.
+    """
     _name_leaves(state)
+    moved = set(reuse.changed) if reuse else set()  # (a leaf's name comes from its bytes: it moves when they do)
     for component in state.plan.order:
-        _process_component(state, component)
+        if reuse is None or moved.intersection(component) or any(
+                r.target in moved for k in component for r in state.refs.get(k, ())):
+            _process_component(state, component)
+            if reuse:
+                moved |= {k for k in component if reuse.moved(state, k)}
+        else:
+            for k in component:
+                reuse.take(state, k)
         tick(len(component))
-    _copy_rest(state, tick)
+    _copy_rest(state, tick, reuse, moved)
 
 
 def prior_assets(state: State) -> dict[str, str]:
@@ -201,10 +214,13 @@ def _emit(state: State, key: str, data: bytes | None, unchanged: bool) -> None:
         record(key, FileClass.STABLE, reason)
 
 
-def _copy_rest(state: State, tick: Callable[[int], None]) -> None:
+def _copy_rest(state: State, tick: Callable[[int], None], reuse: Reuse | None, moved: set[str]) -> None:
     """Files outside every component: copied as they are, under their final name."""
     done = {k for c in state.plan.order for k in c}
     for key in sorted(state.assets):
         if key not in done:
-            _emit(state, key, None, True)
+            if reuse is not None and key not in moved:
+                reuse.take(state, key)
+            else:
+                _emit(state, key, None, True)
             tick(1)
