@@ -87,6 +87,7 @@ class Stamped(NamedTuple):
     digest: str  # its input digest
     result: BuildResult
     stats: dict[str, list[int]]  # output key -> what tells the file is still the one written
+    manifest: bytes  # the text of its manifest
 
 
 def load_stamped(cache_dir: Path, target: Path) -> Stamped | None:
@@ -122,7 +123,8 @@ def load_stamped(cache_dir: Path, target: Path) -> Stamped | None:
         if len(checked) != len(out) or {f.key for f in checked} != set(files):
             return None
         return Stamped(stamp["input"], BuildResult(files=tuple(checked), assets=dict(assets),
-                                                   rewritten=tuple(rewritten), warnings=tuple(warnings)), files)
+                                                   rewritten=tuple(rewritten), warnings=tuple(warnings)), files,
+                       manifest_bytes)
     except (OSError, ValueError, RecursionError):
         return None
 

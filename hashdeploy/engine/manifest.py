@@ -7,7 +7,7 @@ from json.encoder import encode_basestring as _string
 from pathlib import Path
 from typing import Any
 
-from hashdeploy.model import BuildResult
+from hashdeploy.model import BuildResult, OutputFile
 
 VERSION = 1
 MANIFEST_PATH = ".hashdeploy/manifest.json"
@@ -57,6 +57,24 @@ def _value(value: Any, newline: str) -> str:
     if kind is int:
         return str(value)
     return _text(value, newline)
+
+
+def with_new_bytes(text: bytes, changed: list[tuple[OutputFile, OutputFile]]) -> bytes | None:
+    """The manifest `text` (as to_json wrote it) with these files' sha256 and size changed from the first of each
+    pair to the second; None unless every entry is found exactly where to_json puts it."""
+    for before, after in changed:
+        head = b"\n  " + _string(before.key).encode("utf-8") + b": {\n"
+        at = text.find(head)
+        end = text.find(b"\n  }", at)
+        if at < 0 or end < 0 or text.find(head, at + 1) >= 0:
+            return None
+        old = f'\n   "sha256": "{before.sha256}",\n   "size": {before.size},\n'.encode()
+        new = f'\n   "sha256": "{after.sha256}",\n   "size": {after.size},\n'.encode()
+        hit = text.find(old, at, end)
+        if hit < 0:
+            return None
+        text = text[:hit] + new + text[hit + len(old):]
+    return text
 
 
 def read_manifest_files(site: Path) -> dict[str, dict[str, Any]]:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from hashdeploy.engine.freshness import Stamped, forget, save, settings_digest
-from hashdeploy.engine.manifest import MANIFEST_PATH, to_json
+from hashdeploy.engine.manifest import MANIFEST_PATH, to_json, with_new_bytes
 from hashdeploy.model import Asset, BuildResult, FileClass, OutputFile, Parsed, Ref
 from hashdeploy.settings import Settings
 
@@ -183,6 +183,7 @@ def patch(cfg: Settings, cache_dir: Path, target: Path, assets: list[Asset], dig
             return f"{algo}-" + base64.b64encode(hashlib.new(algo, f.read()).digest()).decode("ascii")
 
     outputs: dict[str, bytes] = {}
+    old_files = dict(by_file)
     for a in changed:
         data = a.path.read_bytes()
         final = apply_edits(data, parsed[a.key], replacements(refs[a.key], last.assets, integrity))
@@ -199,7 +200,8 @@ def patch(cfg: Settings, cache_dir: Path, target: Path, assets: list[Asset], dig
     forget(cache_dir, target)  # until the stamp is saved again, target is not known to be right
     for key, data in outputs.items():
         _replace(target / key, data)
-    _replace(target / MANIFEST_PATH, to_json(result, cfg.hash_length))
+    manifest = with_new_bytes(stamped.manifest, [(old_files[k], by_file[k]) for k in outputs])
+    _replace(target / MANIFEST_PATH, manifest if manifest is not None else to_json(result, cfg.hash_length))
     save(cache_dir, target, digest, result, {k: st for k, st in stamped.stats.items() if k not in outputs})
     return result, new_base
 

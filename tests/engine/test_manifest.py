@@ -43,3 +43,23 @@ def test_a_built_sites_manifest_is_json_encoders_text(site: MakeSite, tmp_path: 
                  "s.css": "body{}", "ä b.png": b"\x89PNG"})
     result = build(Settings(site=root, out=tmp_path / "out", sri=True))
     assert (tmp_path / "out" / ".hashdeploy/manifest.json").read_bytes() == reference(result, 12)
+
+
+def test_new_bytes_of_a_few_files_are_written_where_to_json_puts_them() -> None:
+    import dataclasses
+
+    from hashdeploy.engine.manifest import with_new_bytes
+
+    names = ["index.html", 'q"uote.html', "ü/ñ.html", "a/index.html", "a/index.html.bak", "z" * 200]
+    files = tuple(OutputFile(n, n, FileClass.STABLE, f"{i:064x}", i * 10, "text/html", f"reason {i}",
+                             "sha384-x" if i == 2 else None) for i, n in enumerate(names))
+    before = BuildResult(files=files, assets={"s.css": "s.0123.css"})
+    text = to_json(before, 12)
+    for picked in ([0], [1, 2], [3], [0, 1, 2, 3, 4, 5]):
+        changed = [(files[i], dataclasses.replace(files[i], sha256=f"{i + 99:064x}", size=7 + i)) for i in picked]
+        after = BuildResult(files=tuple(dict(changed).get(f, f) for f in files), assets=before.assets)
+        assert with_new_bytes(text, changed) == to_json(after, 12)
+    other = OutputFile("missing.html", "missing.html", FileClass.STABLE, "0" * 64, 1, "text/html", "r")
+    assert with_new_bytes(text, [(other, other)]) is None
+    stale = dataclasses.replace(files[0], size=12345)  # not the entry's size: the text is not that build's
+    assert with_new_bytes(text, [(stale, files[0])]) is None
