@@ -124,6 +124,8 @@ def hash_site(listed: list[Asset], jobs: int, tick: Callable[[int], None], cache
     keys = [(str(a.path), a.size, a.mtime_ns, a.ino, a.dev, a.ctime_ns) for a in listed]
     before = [_HASHED.get(k) for k in keys]
     assets = hash_all(listed, jobs, tick)
-    if [_HASHED.get(k) for k in keys] != before:
+    # a hash taken within 2 s of its file's last change is never trusted later: recording it alone saves nothing
+    if any(v != b and v is not None and max(k[2], k[5]) + _RACY_NS < v[1]
+           for k, b, v in zip(keys, before, (_HASHED.get(k) for k in keys), strict=True)):
         save(cache_dir, site, {k: v for k in keys if (v := _HASHED.get(k)) is not None})
     return assets

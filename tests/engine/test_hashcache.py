@@ -72,3 +72,19 @@ def test_a_damaged_record_is_ignored_and_no_cache_writes_none(site: MakeSite, tm
     assert hashcache.load(None, root, {}) == 0
     build(Settings(site=root, out=tmp_path / "o3", cache_dir=tmp_path / "none", use_cache=False))
     assert not (tmp_path / "none").exists()
+
+
+def test_hashes_taken_within_the_racy_window_are_not_recorded(site: MakeSite, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    monkeypatch.setattr(hashcache, "_HASHED", {})
+    root = site(_files(tmp_path))  # just written: every hash taken now is within 2 s of its file's change
+    cache = tmp_path / "cache"
+    build(Settings(site=root, out=tmp_path / "o", cache_dir=cache))
+    assert not (cache / "hashes").exists(), "a record no later run may use is not written"
+    later = time.time_ns() + 3_000_000_000
+    monkeypatch.setattr(time, "time_ns", lambda: later)  # the same files, hashed 3 s after they changed
+    monkeypatch.setattr(hashcache, "_HASHED", {})
+    build(Settings(site=root, out=tmp_path / "o2", cache_dir=cache))
+    assert hashcache.load(cache, root, {}) == 3

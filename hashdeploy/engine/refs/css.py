@@ -9,8 +9,6 @@ from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
-from tinycss2 import parse_component_value_list
-
 # Only a stylesheet that could hold a URL is tokenized: an escape (`\75 rl(`) can spell any name, so any `\` counts.
 _MAYBE = re.compile(r"url\(|image-set|@import|sourcemappingurl", re.I)
 # Raw extents, matched on the preprocessed text (newlines are all "\n", so whitespace is [ \t\n]).
@@ -56,6 +54,8 @@ def _tokens(pre: str) -> list[Any]:
 
 
 def _tokenize(pre: str) -> list[Any]:
+    from tinycss2 import parse_component_value_list  # (loaded by the first stylesheet, not by every run)
+
     try:
         return list(parse_component_value_list(pre, skip_comments=False))
     except ValueError:
