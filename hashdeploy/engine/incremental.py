@@ -1,4 +1,4 @@
-"""Update builds in one long-lived process (a watch, a deploy hook under a dev server): redo what a change reaches.
+"""Update builds in one long-lived process (a watch, a program deploying again and again): redo what a change reaches.
 
 The last update build into a folder is kept in memory: its parses, resolved references, plan and, per source
 file, its names, output files and integrity values. When the next build of the same folder finds files changed
