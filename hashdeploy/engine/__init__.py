@@ -75,13 +75,13 @@ def _build(cfg: Settings, dry_run: bool, progress: Progress | None, update: bool
         prepared = incremental.prepare(cfg, target, assets, stamped)
     incremental.forget(target)
     # the stages below are imported only now: an up-to-date re-run never loads the parsers
-    from hashdeploy.engine.parse import parse_all, resolve_refs
+    from hashdeploy.engine.parse import parse_all, resolve_refs, warnings_in_order
     from hashdeploy.engine.write import NullSink, StagingSink, commit, discard, new_staging
 
     if prepared is not None:
         parsed, refs, plan = prepared.parsed, prepared.refs, prepared.plan
         size_warnings, by_source = prepared.size_warnings, prepared.warnings
-        warnings = [*size_warnings, *(w for k in sorted(by_source) for w in by_source[k])]
+        warnings = warnings_in_order(size_warnings, by_source)
         _check_strict(cfg, warnings)
     else:
         n_text = sum(1 for a in assets if _is_text(a.key))
@@ -101,15 +101,14 @@ def _build(cfg: Settings, dry_run: bool, progress: Progress | None, update: bool
     def remember(result: BuildResult) -> None:  # what a later patch needs, when a patch may follow this build
         from hashdeploy.engine.patch import base_of, inert_keys, record
 
-        patchable = not prior and not aliases
         record(cache_dir, target, base_of(assets, inert_keys(parsed, refs, result, cfg), size_warnings, by_source,
-                                          cfg) if patchable else None)
+                                          cfg) if not prior else None)
 
     if update and not dry_run and target != cfg.site.resolve():
         result, state = _update(cfg, target, assets, parsed, refs, plan, warnings, cache_dir, digest, progress,
                                 prepared.reuse if prepared else None)
         remember(result)
-        if cache_dir is not None and not prior and not aliases:
+        if cache_dir is not None and not prior:  # (no prior manifest, no superseded copies either)
             incremental.keep(target, cfg, digest, assets, parsed, refs, plan, size_warnings, by_source, state)
         return result
     staging = None if dry_run else new_staging(target)

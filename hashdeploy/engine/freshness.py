@@ -129,12 +129,6 @@ def load_stamped(cache_dir: Path, target: Path) -> Stamped | None:
         return None
 
 
-def load_fresh(cache_dir: Path, target: Path, digest: str) -> BuildResult | None:
-    """The previous result if target still holds exactly what the build with this digest wrote, else None."""
-    stamped = load_stamped(cache_dir, target)
-    return stamped.result if stamped is not None and stamped.digest == digest else None
-
-
 def forget(cache_dir: Path, target: Path) -> None:
     """Drop the stamp of target (before it is changed in place)."""
     try:

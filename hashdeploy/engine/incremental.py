@@ -114,16 +114,12 @@ def prepare(cfg: Settings, target: Path, assets: list[Asset], stamped: Stamped) 
     new, size_warnings = parse_all(changed, cfg, lambda n: None)
     if size_warnings or set(new) != {a.key for a in changed if a.key in snap.parsed}:
         return None
-    from hashdeploy.engine.patch import shape
+    from hashdeploy.engine.patch import cites_a_moved_line, shape
 
-    cited = [f.reason for f in stamped.result.files]
-    replan = False
-    for key, p in new.items():
-        old = snap.parsed[key]
-        if shape(old) != shape(p):
-            return None  # a reference or mention came or went: classes and names may change
-        if [r.line for r in old.refs] != [r.line for r in p.refs] and any(f"{key}:" in r for r in cited):
-            replan = True  # a reason names a line that moved
+    reasons = [f.reason for f in stamped.result.files]
+    if any(shape(snap.parsed[key]) != shape(p) for key, p in new.items()):
+        return None  # a reference or mention came or went: classes and names may change
+    replan = any(cites_a_moved_line(key, snap.parsed[key], p, reasons) for key, p in new.items())
     warnings = dict(snap.warnings)
     for key in new:
         warnings.pop(key, None)

@@ -258,3 +258,9 @@ def resolve_refs(parsed: dict[str, Parsed], keys: set[str], cfg: Settings,
         if by_source is not None and len(warnings) > first:
             by_source[source] = warnings[first:]
     return out, warnings
+
+
+def warnings_in_order(size_warnings: list[str], by_source: dict[str, list[str]]) -> list[str]:
+    """A build's warnings from their parts: files too large to parse, then each source's in key order, as
+    parse_all and resolve_refs list them."""
+    return [*size_warnings, *(w for key in sorted(by_source) for w in by_source[key])]

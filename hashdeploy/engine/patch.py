@@ -11,7 +11,6 @@ the tests compare both.
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import hashlib
 import json
@@ -115,6 +114,12 @@ def shape(p: Parsed) -> tuple[object, ...]:
             p.base_href, p.encoding)
 
 
+def cites_a_moved_line(key: str, old: Parsed, new: Parsed, reasons: list[str]) -> bool:
+    """Whether a reference of key moved to another line while some file's reason names a line of key
+    (reasons cite `page.html:LINE`): the plan made from the old lines is then not the plan of the new ones."""
+    return [r.line for r in old.refs] != [r.line for r in new.refs] and any(f"{key}:" in r for r in reasons)
+
+
 def patch(cfg: Settings, cache_dir: Path, target: Path, assets: list[Asset], digest: str,
           stamped: Stamped) -> tuple[BuildResult, Base] | None:
     """Rewrite the few changed inert pages of the last build in place; None when a full build is needed.
@@ -138,9 +143,9 @@ def patch(cfg: Settings, cache_dir: Path, target: Path, assets: list[Asset], dig
     if not changed:
         return None
     from hashdeploy.engine.content_types import content_type
-    from hashdeploy.engine.parse import earlier_parse, parse_all, resolve_refs
+    from hashdeploy.engine.parse import earlier_parse, parse_all, resolve_refs, warnings_in_order
     from hashdeploy.engine.refs import kind_of
-    from hashdeploy.engine.refs.edits import apply_edits, replacements
+    from hashdeploy.engine.refs.edits import apply_edits, integrity_value, replacements
 
     by_file = {f.key: f for f in last.files}
     for a in changed:  # what the record says, checked against the result the stamp proved
@@ -159,13 +164,11 @@ def patch(cfg: Settings, cache_dir: Path, target: Path, assets: list[Asset], dig
     parsed, size_warnings = parse_all(changed, cfg, lambda n: None)
     if size_warnings or set(parsed) != {a.key for a in changed}:
         return None
-    cited = [f.reason for f in last.files]
+    reasons = [f.reason for f in last.files]
     for a in changed:
         old, new = olds[a.key], parsed[a.key]
-        if shape(old) != shape(new):
+        if shape(old) != shape(new) or cites_a_moved_line(a.key, old, new, reasons):
             return None
-        if [r.line for r in old.refs] != [r.line for r in new.refs] and any(f"{a.key}:" in r for r in cited):
-            return None  # a reason names a line of this page that moved
     warnings = dict(base.warnings)
     for key in parsed:
         warnings.pop(key, None)
@@ -178,9 +181,7 @@ def patch(cfg: Settings, cache_dir: Path, target: Path, assets: list[Asset], dig
         if not algo or target_key not in rewritten:
             return None
         final = content_type(target_key).startswith(("text/css", "text/javascript"))
-        path = target / last.assets.get(target_key, target_key) if final else site / target_key
-        with open(path, "rb") as f:
-            return f"{algo}-" + base64.b64encode(hashlib.new(algo, f.read()).digest()).decode("ascii")
+        return integrity_value(target / last.assets.get(target_key, target_key) if final else site / target_key, algo)
 
     outputs: dict[str, bytes] = {}
     old_files = dict(by_file)
@@ -193,7 +194,7 @@ def patch(cfg: Settings, cache_dir: Path, target: Path, assets: list[Asset], dig
         outputs[a.key] = final
     result = BuildResult(files=tuple(by_file[k] for k in sorted(by_file)), assets=last.assets,
                          rewritten=tuple(sorted(rewritten)),
-                         warnings=(*base.size_warnings, *(w for k in sorted(warnings) for w in warnings[k])))
+                         warnings=tuple(warnings_in_order(base.size_warnings, warnings)))
     if cfg.strict and result.warnings:
         return None  # the full build stops with the strict-mode error, before writing anything
     new_base = dataclasses.replace(base, inputs=base.inputs | {a.key: a.sha256 for a in changed}, warnings=warnings)

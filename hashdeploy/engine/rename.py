@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -12,7 +11,7 @@ from typing import Any, Protocol
 from hashdeploy.engine.classify import Plan
 from hashdeploy.engine.content_types import content_type, hashed_name
 from hashdeploy.engine.incremental import Reuse
-from hashdeploy.engine.refs.edits import apply_edits, replacements
+from hashdeploy.engine.refs.edits import apply_edits, integrity_value, replacements
 from hashdeploy.globs import matches
 from hashdeploy.model import Asset, FileClass, OutputFile, Parsed, Ref, RefKind
 from hashdeploy.settings import Settings
@@ -53,19 +52,8 @@ class State:
             return None
         algo = algo or "sha384"
         if (target, algo) not in self.sri:
-            self.sri[target, algo] = _sri(self.assets[target].path, algo)
+            self.sri[target, algo] = integrity_value(self.assets[target].path, algo)
         return self.sri[target, algo]
-
-
-def _sri(source: bytes | Path, algo: str = "sha384") -> str:
-    h = hashlib.new(algo)
-    if isinstance(source, bytes):
-        h.update(source)
-    else:
-        with open(source, "rb") as f:
-            while chunk := f.read(1 << 20):
-                h.update(chunk)
-    return f"{algo}-" + base64.b64encode(h.digest()).decode("ascii")
 
 
 def assemble(state: State, tick: Callable[[int], None], reuse: Reuse | None = None) -> None:
@@ -135,7 +123,7 @@ def _process_component(state: State, component: tuple[str, ...]) -> None:
             state.rewritten.add(k)
             if content_type(k).startswith(("text/css", "text/javascript")):
                 for algo in ("sha256", "sha384", "sha512"):  # digests, not bytes: memory stays bounded
-                    state.sri[k, algo] = _sri(final, algo)
+                    state.sri[k, algo] = integrity_value(final, algo)
         _emit(state, k, final, final == datas[k])
 
 
@@ -191,7 +179,7 @@ def _emit(state: State, key: str, data: bytes | None, unchanged: bool) -> None:
             cls, reason, source = FileClass(prior["class"]), str(prior.get("reason")), str(prior.get("source"))
         sri = None
         if state.cfg.sri and ctype.startswith(("text/css", "text/javascript")):
-            sri = state.integrity(key, "sha384") if key in state.rewritten else _sri(asset.path)
+            sri = state.integrity(key, "sha384") if key in state.rewritten else integrity_value(asset.path)
         state.files.append(OutputFile(out_key, source, cls, sha, size, ctype, reason, sri))
 
     if key in state.names:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import Callable, Mapping
 from functools import lru_cache
+from pathlib import Path
 
 from hashdeploy.engine.refs import encode
 from hashdeploy.engine.refs.unescape import Unescaper, as_is, compose, css_unescape_map, html_attr_unescape, json_unescape_map
@@ -78,3 +81,15 @@ def apply_edits(data: bytes, parsed: Parsed, edits: list[tuple[int, int, str]]) 
         pos = end
     parts.append(text[pos:])
     return encode("".join(parts), codec, data[:skip])
+
+
+def integrity_value(source: bytes | Path, algo: str = "sha384") -> str:
+    """The value of an integrity attribute for these bytes (or this file's), e.g. "sha384-…"."""
+    h = hashlib.new(algo)
+    if isinstance(source, bytes):
+        h.update(source)
+    else:
+        with open(source, "rb") as f:
+            while chunk := f.read(1 << 20):
+                h.update(chunk)
+    return f"{algo}-" + base64.b64encode(h.digest()).decode("ascii")
