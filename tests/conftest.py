@@ -15,6 +15,8 @@ from hashdeploy.cli.main import main
 if TYPE_CHECKING:
     from motoserver import RecordingMotoServer
 
+    from hashdeploy.model import BuildResult
+
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "fixtures" / "demo-site"
 
@@ -49,6 +51,21 @@ def read_tree(root: Path) -> dict[str, bytes]:
             p = Path(dirpath, name)
             out[p.relative_to(root).as_posix()] = p.read_bytes()
     return out
+
+
+def same_as_full(tmp_path: Path, site: Path, out: Path, result: BuildResult, **settings: Any) -> None:
+    """Assert that `result` and the tree in `out` are what a build from nothing (no cache, a new output folder)
+    gives for the site as it is now: for the builds that reuse an earlier one (engine/patch.py, incremental.py)."""
+    import shutil
+
+    from hashdeploy.engine import build
+    from hashdeploy.settings import Settings
+
+    fresh = tmp_path / "fresh"
+    if fresh.exists():
+        shutil.rmtree(fresh)
+    assert result == build(Settings(site=site, out=fresh, use_cache=False, **settings))
+    assert read_tree(out) == read_tree(fresh)
 
 
 def load_manifest(out: Path) -> dict[str, Any]:

@@ -7,11 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import DEMO, MakeSite, read_tree
+from conftest import DEMO, MakeSite, same_as_full
 
 from hashdeploy.engine import build, incremental
 from hashdeploy.engine import parse as parse_module
-from hashdeploy.model import BuildResult
 from hashdeploy.settings import Settings
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
@@ -36,14 +35,6 @@ class Counted:
             return out
 
         monkeypatch.setattr(incremental, "prepare", counted)
-
-
-def same_as_full(tmp_path: Path, site: Path, out: Path, result: BuildResult) -> None:
-    fresh = tmp_path / "fresh"
-    if fresh.exists():
-        shutil.rmtree(fresh)
-    assert result == build(Settings(site=site, out=fresh, use_cache=False))
-    assert read_tree(out) == read_tree(fresh)
 
 
 def edits_for(path: Path, i: int) -> bytes | None:

@@ -8,13 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import DEMO, MakeSite, read_tree
+from conftest import DEMO, MakeSite, read_tree, same_as_full
 
 from hashdeploy.engine import build
 from hashdeploy.engine import patch as patch_module
 from hashdeploy.engine.freshness import load_stamped
 from hashdeploy.errors import StrictModeError
-from hashdeploy.model import BuildResult
 from hashdeploy.settings import Settings
 
 STARTERS = Path(__file__).resolve().parents[2] / "fixtures" / "starters"
@@ -43,19 +42,6 @@ class Patches:
             return real_plan(*args, **kwargs)
 
         monkeypatch.setattr(classify, "make_plan", planned)
-
-
-def full_build(site: Path, out: Path, **settings: Any) -> BuildResult:
-    """What a build from nothing (no cache, empty output) gives for the site as it is now."""
-    if out.exists():
-        shutil.rmtree(out)
-    return build(Settings(site=site, out=out, use_cache=False, **settings))
-
-
-def same_as_full(tmp_path: Path, site: Path, out: Path, result: BuildResult, **settings: Any) -> None:
-    fresh = full_build(site, tmp_path / "fresh", **settings)
-    assert result == fresh
-    assert read_tree(out) == read_tree(tmp_path / "fresh")
 
 
 def copy_of(src: Path, tmp_path: Path) -> Path:
