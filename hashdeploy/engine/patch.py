@@ -153,6 +153,7 @@ def patch(cfg: Settings, cache_dir: Path, target: Path, assets: list[Asset], dig
         if f is None or f.source != a.key or f.cls is not FileClass.STABLE or f.integrity or a.key in last.assets:
             return None
     olds: dict[str, Parsed] = {}
+    keys = set(base.inputs)
     for a in changed:
         kind = kind_of(a.key)
         old = earlier_parse(base.inputs[a.key], kind, cfg) if kind else None
@@ -160,7 +161,7 @@ def patch(cfg: Settings, cache_dir: Path, target: Path, assets: list[Asset], dig
             return None
         olds[a.key] = old
         if kind == "html":  # its tags, as the last build parsed them: an edit that keeps them needs no new parse
-            _remember_tags(target / a.key, a.key, old, set(base.inputs), last.assets, base.inputs[a.key], cfg)
+            _remember_tags(target / a.key, a.key, old, keys, last.assets, base.inputs[a.key], cfg)
     parsed, size_warnings = parse_all(changed, cfg, lambda n: None)
     if size_warnings or set(parsed) != {a.key for a in changed}:
         return None
@@ -172,7 +173,7 @@ def patch(cfg: Settings, cache_dir: Path, target: Path, assets: list[Asset], dig
     warnings = dict(base.warnings)
     for key in parsed:
         warnings.pop(key, None)
-    refs, _ = resolve_refs(parsed, set(base.inputs), cfg, warnings)
+    refs, _ = resolve_refs(parsed, keys, cfg, warnings)
     rewritten = set(last.rewritten)
 
     def integrity(target_key: str, algo: str) -> str | None:
